@@ -1,0 +1,521 @@
+// Softmax attention, forward and backward, for the three modes of the model spec:
+// mode 0 `standard` (§3 steps 1, 2, 7), 1 `btsp` (§3), 2 `original` (§5 scores; its regrouping
+// defect is the separate permutation kernel attention_regroup_*).
+// One task per (sample, head) pair, t = b·H + h; queries i = qStart … L−1, keys j = 0 … L−1.
+// Reference: src/kernels/ref/attention.ts (same names, same arguments, float64 arithmetic).
+//
+// Per-task scratch (floats, Lp = L rounded up to 4, Lq = L − qStart, Lqp = Lq rounded up to 4):
+//   A (Lq, Lp) softmax | G (Lq, Lp) backward work rows, then dS | btsp only: σ₊ (Lq, Lp) |
+//   σ₋ (Lq, Lp) | Â (Lq, Lp) | N (Lqp) row normalizers | IS (Lqp) |
+//   R (2·Lp) lag window, R[j − i + L − 1] = W(i − j).
+// Rows are padded to Lp so every elementwise pass runs on whole f32x4 vectors; padding lanes are
+// masked out of every sum. The backward keeps dS whole so that dK and dV are summed over queries
+// in registers (one pass per key) instead of read-modified-written once per (query, key).
+//
+// Exponentials use exp4 below (Cephes expf polynomial, ≤ 2 ulp on [−87.3, 88.3], 0 below,
+// NaN kept); the test suite holds the kernels to the float64 reference within 5e-6.
+
+const MODE_BTSP: i32 = 1;
+const MODE_ORIGINAL: i32 = 2;
+
+// q(s; θ) = (σ((s−θ)/β) − σ(−θ/β)) / (σ((1−θ)/β) − σ(−θ/β)) with β = 0.1:
+// q₊ (θ = 0.5) = (σ₊ − QP_C)·QP_INV, q₋ (θ = 0.1) = (σ₋ − QM_C)·QM_INV.
+const QP_C: f32 = 0.0066928509242848554; // σ(−5)
+const QP_INV: f32 = 1.0135673098126083; // 1 / (σ(5) − σ(−5))
+const QM_C: f32 = 0.2689414213699951; // σ(−1)
+const QM_INV: f32 = 1.36811036301968; // 1 / (σ(9) − σ(−1))
+const E4: f32 = 54.598150033144236; // e⁴
+
+@inline
+function ceil4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+
+/** Floats of one task's scratch block; mirrored by _attentionTaskFloats in the ref kernels. */
+function taskFloats(mode: i32, L: i32, qStart: i32): i32 {
+  const Lp = ceil4(L);
+  const Lq = L - qStart;
+  let n = 2 * Lq * Lp;
+  if (mode == MODE_BTSP) n += 3 * Lq * Lp + 2 * ceil4(Lq) + 2 * Lp;
+  return (n + 15) & ~15;
+}
+
+@inline
+function off(n: i32): usize {
+  return <usize>n << 2;
+}
+
+// lanes j … j+3 that are real keys (j + k < L): all-ones, else zero
+@inline
+function lanes(j: i32, L: i32): v128 {
+  return i32x4.lt_s(i32x4.add(i32x4.splat(j), i32x4(0, 1, 2, 3)), i32x4.splat(L));
+}
+
+// (v0 + v2) + (v1 + v3): the same order as the transposed reduce of dot4
+@inline
+function hsum(v: v128): f32 {
+  const x = f32x4.add(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(x, 0) + f32x4.extract_lane(x, 1);
+}
+
+@inline
+function hmax(v: v128): f32 {
+  const x = f32x4.max(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return max<f32>(f32x4.extract_lane(x, 0), f32x4.extract_lane(x, 1));
+}
+
+// e^x per lane: x = n·ln2 + r, e^r by a degree-7 polynomial, 2^n through the exponent bits
+@inline
+function exp4(x: v128): v128 {
+  const under = f32x4.lt(x, f32x4.splat(-87.3));
+  // pmin/pmax (one instruction each) keep a NaN x because x is their first operand
+  const v = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.3)), f32x4.splat(88.3));
+  // round to nearest by the 1.5·2²³ trick; the low bits of `big` are then n + 127
+  const big = f32x4.add(f32x4.mul(v, f32x4.splat(1.44269504088896341)), f32x4.splat(12583039));
+  const n = f32x4.sub(big, f32x4.splat(12583039));
+  let r = f32x4.relaxed_madd(n, f32x4.splat(-0.693359375), v);
+  r = f32x4.relaxed_madd(n, f32x4.splat(2.12194440e-4), r);
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(5.0000001201e-1));
+  const y = f32x4.add(f32x4.relaxed_madd(p, f32x4.mul(r, r), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(big, 23);
+  return v128.andnot(f32x4.mul(y, pow2), under);
+}
+
+@inline
+function sigmoid(x: f32): f32 {
+  return <f32>1 / (<f32>1 + Mathf.exp(-x));
+}
+
+// a(Dh)·b(Dh), Dh % 4 == 0
+@inline
+function dotv(a: usize, b: usize, Dh: i32): f32 {
+  let acc = f32x4.splat(0);
+  for (let d = 0; d < Dh; d += 4) {
+    acc = f32x4.relaxed_madd(v128.load(a + off(d)), v128.load(b + off(d)), acc);
+  }
+  return hsum(acc);
+}
+
+// a(Dh)·b(Dh), any Dh
+@inline
+function dots(a: usize, b: usize, Dh: i32): f32 {
+  let acc: f32 = 0;
+  for (let d = 0; d < Dh; d++) acc += load<f32>(a + off(d)) * load<f32>(b + off(d));
+  return acc;
+}
+
+// [a·b0, a·b1, a·b2, a·b3], bk = b + k·rs, Dh % 4 == 0
+@inline
+function dot4(a: usize, b: usize, rs: usize, Dh: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let d = 0; d < Dh; d += 4) {
+    const x = v128.load(a + off(d));
+    const p = b + off(d);
+    a0 = f32x4.relaxed_madd(x, v128.load(p), a0);
+    a1 = f32x4.relaxed_madd(x, v128.load(p + rs), a1);
+    a2 = f32x4.relaxed_madd(x, v128.load(p + 2 * rs), a2);
+    a3 = f32x4.relaxed_madd(x, v128.load(p + 3 * rs), a3);
+  }
+  const x = f32x4.add(f32x4.shuffle(a0, a1, 0, 4, 1, 5), f32x4.shuffle(a0, a1, 2, 6, 3, 7));
+  const y = f32x4.add(f32x4.shuffle(a2, a3, 0, 4, 1, 5), f32x4.shuffle(a2, a3, 2, 6, 3, 7));
+  return f32x4.add(f32x4.shuffle(x, y, 0, 1, 4, 5), f32x4.shuffle(x, y, 2, 3, 6, 7));
+}
+
+// dst(Lp): dst[j] = x(Dh)·rows[j](Dh) for j < L, rows[j] = base + j·rs; dst[L … Lp) = pad
+function rowDots(
+  dst: usize, x: usize, base: usize, rs: usize, L: i32, Lp: i32, Dh: i32, pad: f32,
+): void {
+  let j = 0;
+  if ((Dh & 3) == 0) {
+    for (; j + 4 <= L; j += 4) v128.store(dst + off(j), dot4(x, base + <usize>j * rs, rs, Dh));
+    for (; j < L; j++) store<f32>(dst + off(j), dotv(x, base + <usize>j * rs, Dh));
+  } else {
+    for (; j < L; j++) store<f32>(dst + off(j), dots(x, base + <usize>j * rs, Dh));
+  }
+  for (; j < Lp; j++) store<f32>(dst + off(j), pad);
+}
+
+// out(Dh) = Σ_j w[j·ws]·rows[j](Dh) (add: out += …), rows[j] = base + j·rs, j < n
+function combine(
+  out: usize, w: usize, ws: usize, base: usize, rs: usize, n: i32, Dh: i32, add: bool,
+): void {
+  if ((Dh & 3) == 0) {
+    let d = 0;
+    for (; d + 16 <= Dh; d += 16) {
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      for (let j = 0; j < n; j++) {
+        const s = f32x4.splat(load<f32>(w + <usize>j * ws));
+        const p = base + <usize>j * rs + off(d);
+        c0 = f32x4.relaxed_madd(s, v128.load(p), c0);
+        c1 = f32x4.relaxed_madd(s, v128.load(p, 16), c1);
+        c2 = f32x4.relaxed_madd(s, v128.load(p, 32), c2);
+        c3 = f32x4.relaxed_madd(s, v128.load(p, 48), c3);
+      }
+      const o = out + off(d);
+      if (add) {
+        c0 = f32x4.add(v128.load(o), c0);
+        c1 = f32x4.add(v128.load(o, 16), c1);
+        c2 = f32x4.add(v128.load(o, 32), c2);
+        c3 = f32x4.add(v128.load(o, 48), c3);
+      }
+      v128.store(o, c0);
+      v128.store(o, c1, 16);
+      v128.store(o, c2, 32);
+      v128.store(o, c3, 48);
+    }
+    for (; d < Dh; d += 4) {
+      let c = f32x4.splat(0);
+      for (let j = 0; j < n; j++) {
+        const s = f32x4.splat(load<f32>(w + <usize>j * ws));
+        c = f32x4.relaxed_madd(s, v128.load(base + <usize>j * rs + off(d)), c);
+      }
+      const o = out + off(d);
+      v128.store(o, add ? f32x4.add(v128.load(o), c) : c);
+    }
+  } else {
+    for (let d = 0; d < Dh; d++) {
+      let c: f32 = 0;
+      for (let j = 0; j < n; j++) {
+        c += load<f32>(w + <usize>j * ws) * load<f32>(base + <usize>j * rs + off(d));
+      }
+      const o = out + off(d);
+      store<f32>(o, add ? load<f32>(o) + c : c);
+    }
+  }
+}
+
+// arow(Lp) = softmax_j(S_ij), S_ij = scale·q_i·k_j (+ g·T[i][j] + ig in `original`),
+// T[i][j] = timeBias[clamp(j − i + 250, 0, 499)]; padding lanes get 0
+function softmaxRow(
+  arow: usize, qi: usize, kB: usize, rs: usize, L: i32, Lp: i32, Dh: i32, scale: f32,
+  original: bool, g: f32, ig: f32, timeBias: usize, i: i32,
+): void {
+  rowDots(arow, qi, kB, rs, L, Lp, Dh, -Infinity);
+  const sv = f32x4.splat(scale);
+  for (let j = 0; j < Lp; j += 4) {
+    v128.store(arow + off(j), f32x4.mul(v128.load(arow + off(j)), sv));
+  }
+  if (original) {
+    for (let j = 0; j < L; j++) {
+      const tb = load<f32>(timeBias + off(min(max(j - i + 250, 0), 499)));
+      store<f32>(arow + off(j), (load<f32>(arow + off(j)) + g * tb) + ig);
+    }
+  }
+  let mv = f32x4.splat(-Infinity);
+  for (let j = 0; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
+  const m = f32x4.splat(hmax(mv));
+  let sum = f32x4.splat(0);
+  for (let j = 0; j < Lp; j += 4) {
+    const e = exp4(f32x4.sub(v128.load(arow + off(j)), m));
+    sum = f32x4.add(sum, e);
+    v128.store(arow + off(j), e);
+  }
+  const inv = f32x4.splat(<f32>1 / hsum(sum));
+  for (let j = 0; j < Lp; j += 4) {
+    v128.store(arow + off(j), f32x4.mul(v128.load(arow + off(j)), inv));
+  }
+}
+
+/**
+ * Attention forward, one task per (b, h): out (B, L−qStart, D) ← contexts of queries
+ * qStart … L−1 (heads concatenated), qkv (B, L, 3D) rows [q | k | v]; btsp: isLogit (B, L, H),
+ * logTauEt/logTauIs/eta (H); original: etGate (1), isGate (1), timeBias (500). Fills scratch.
+ */
+export function attention_forward(
+  mode: i32, out: usize, qkv: usize, scratch: usize, B: i32, L: i32, D: i32, H: i32,
+  qStart: i32, isLogit: usize, logTauEt: usize, logTauIs: usize, eta: usize, etGate: usize,
+  isGate: usize, timeBias: usize, t0: i32, t1: i32,
+): void {
+  const Dh = D / H, Lq = L - qStart, Lp = ceil4(L), Lqp = ceil4(Lq);
+  const rs = off(3 * D), mat = off(Lq * Lp);
+  const stride = off(taskFloats(mode, L, qStart));
+  const scale = <f32>(1.0 / Math.sqrt(<f64>Dh));
+  const btsp = mode == MODE_BTSP, original = mode == MODE_ORIGINAL;
+  const g: f32 = original ? sigmoid(load<f32>(etGate)) : 0;
+  const ig: f32 = original ? load<f32>(isGate) : 0;
+  const one = f32x4.splat(1);
+  for (let t = t0; t < t1; t++) {
+    const b = t / H, h = t - (t / H) * H;
+    const base = scratch + <usize>t * stride;
+    const qB = qkv + <usize>(b * L) * rs + off(h * Dh);
+    const kB = qB + off(D), vB = qB + off(2 * D);
+    const spB = base + 2 * mat, smB = spB + mat, ahB = smB + mat;
+    const nB = ahB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
+    let ev = f32x4.splat(0);
+    if (btsp) {
+      // R[m] = W(Δ), Δ = L − 1 − m: exp(−Δ/τ_ET) for Δ ≥ 0, exp(Δ/τ_IS) for Δ < 0
+      const invTe = Mathf.exp(-load<f32>(logTauEt + off(h)));
+      const invTi = Mathf.exp(-load<f32>(logTauIs + off(h)));
+      for (let m = 0; m < 2 * Lp; m++) {
+        const dl = <f32>(L - 1 - m);
+        let w: f32 = 0;
+        if (m < 2 * L - 1) w = dl >= 0 ? Mathf.exp(-dl * invTe) : Mathf.exp(dl * invTi);
+        store<f32>(rB + off(m), w);
+      }
+      ev = f32x4.splat(<f32>0.5 * sigmoid(load<f32>(eta + off(h))));
+    }
+    for (let i = qStart; i < L; i++) {
+      const r = i - qStart;
+      const arow = base + off(r * Lp);
+      softmaxRow(arow, qB + <usize>i * rs, kB, rs, L, Lp, Dh, scale, original, g, ig, timeBias, i);
+      const o = out + off((b * Lq + r) * D + h * Dh);
+      if (!btsp) {
+        combine(o, arow, 4, vB, rs, L, Dh, false);
+        continue;
+      }
+      const is = sigmoid(load<f32>(isLogit + off((b * L + i) * H + h)));
+      const isv = f32x4.splat(is);
+      const rrow = rB + off(L - 1 - i);
+      const spRow = spB + off(r * Lp), smRow = smB + off(r * Lp), ahRow = ahB + off(r * Lp);
+      let nacc = f32x4.splat(0);
+      for (let j = 0; j < Lp; j += 4) {
+        const s = f32x4.mul(isv, v128.load(rrow + off(j)));
+        // σ₋ = σ(10(s − 0.1)), σ₊ = σ(10(s − 0.5)): one exp serves both, e^(−10(s−0.5)) =
+        // e^(−10(s−0.1))·e⁴, and s ∈ [0, 1] keeps both finite
+        const em = exp4(f32x4.mul(f32x4.sub(s, f32x4.splat(0.1)), f32x4.splat(-10)));
+        const ep = f32x4.mul(em, f32x4.splat(E4));
+        const sp = f32x4.div(one, f32x4.add(one, ep));
+        const sm = f32x4.div(one, f32x4.add(one, em));
+        v128.store(spRow + off(j), sp);
+        v128.store(smRow + off(j), sm);
+        const qp = f32x4.mul(f32x4.sub(sp, f32x4.splat(QP_C)), f32x4.splat(QP_INV));
+        const qm = f32x4.mul(f32x4.sub(sm, f32x4.splat(QM_C)), f32x4.splat(QM_INV));
+        const a = v128.load(arow + off(j));
+        const coef = f32x4.sub(one, f32x4.mul(ev, f32x4.add(qp, qm)));
+        // Ã = A + η(q₊(1 − A) − q₋A) = A(1 − η(q₊ + q₋)) + ηq₊
+        const at = v128.and(f32x4.add(f32x4.mul(a, coef), f32x4.mul(ev, qp)), lanes(j, L));
+        nacc = f32x4.add(nacc, at);
+        v128.store(ahRow + off(j), at);
+      }
+      const n = hsum(nacc);
+      const invN = f32x4.splat(<f32>1 / n);
+      for (let j = 0; j < Lp; j += 4) {
+        v128.store(ahRow + off(j), f32x4.mul(v128.load(ahRow + off(j)), invN));
+      }
+      combine(o, ahRow, 4, vB, rs, L, Dh, false);
+      store<f32>(nB + off(r), n);
+      store<f32>(isB + off(r), is);
+    }
+  }
+}
+
+/**
+ * Attention backward, one task per (b, h), after attention_forward filled scratch:
+ * dqkv (B, L, 3D) += ∂/∂qkv; btsp: disLogit (B, L, H) += ∂/∂isLogit (skipped when 0);
+ * partials (B·H, P) ← this task's share of the per-head parameter gradients
+ * (btsp P = 3: logTauEt, logTauIs, eta; original P = 2: etGate, isGate; standard P = 0).
+ */
+export function attention_backward(
+  mode: i32, dqkv: usize, disLogit: usize, partials: usize, dout: usize, qkv: usize,
+  scratch: usize, B: i32, L: i32, D: i32, H: i32, qStart: i32, logTauEt: usize, logTauIs: usize,
+  eta: usize, etGate: usize, timeBias: usize, t0: i32, t1: i32,
+): void {
+  const Dh = D / H, Lq = L - qStart, Lp = ceil4(L), Lqp = ceil4(Lq);
+  const rs = off(3 * D), mat = off(Lq * Lp);
+  const stride = off(taskFloats(mode, L, qStart));
+  const scale = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>Dh)));
+  const btsp = mode == MODE_BTSP, original = mode == MODE_ORIGINAL;
+  const zero = f32x4.splat(0), one = f32x4.splat(1);
+  for (let t = t0; t < t1; t++) {
+    const b = t / H, h = t - (t / H) * H;
+    const base = scratch + <usize>t * stride;
+    const qOff = <usize>(b * L) * rs + off(h * Dh);
+    const qB = qkv + qOff, kB = qB + off(D), vB = qB + off(2 * D);
+    const dqB = dqkv + qOff, dkB = dqB + off(D), dvB = dqB + off(2 * D);
+    const dcB = dout + off(b * Lq * D + h * Dh);
+    const gB = base + mat, spB = gB + mat, smB = spB + mat, ahB = smB + mat;
+    const nB = ahB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
+    let ev = zero;
+    let eta0: f32 = 0;
+    if (btsp) {
+      eta0 = sigmoid(load<f32>(eta + off(h)));
+      ev = f32x4.splat(<f32>0.5 * eta0);
+    }
+    let accE = zero, accI = zero, accEta = zero;
+    let gT: f32 = 0, gI: f32 = 0;
+    for (let i = qStart; i < L; i++) {
+      const r = i - qStart;
+      const arow = base + off(r * Lp), grow = gB + off(r * Lp);
+      const dc = dcB + off(r * D);
+      // dÂ_ij = dC_i·V_j (btsp); dA_ij for the other modes
+      rowDots(grow, dc, vB, rs, L, Lp, Dh, 0);
+      if (btsp) {
+        const is = load<f32>(isB + off(r));
+        const isv = f32x4.splat(is);
+        const invN = f32x4.splat(<f32>1 / load<f32>(nB + off(r)));
+        const spRow = spB + off(r * Lp), smRow = smB + off(r * Lp), ahRow = ahB + off(r * Lp);
+        const rrow = rB + off(L - 1 - i);
+        // ρ = Σ_j Â_ij·dÂ_ij (padding: Â = 0)
+        let rho = zero;
+        for (let j = 0; j < Lp; j += 4) {
+          rho = f32x4.relaxed_madd(v128.load(ahRow + off(j)), v128.load(grow + off(j)), rho);
+        }
+        const rhov = f32x4.splat(hsum(rho));
+        let rho2 = zero, dis = zero;
+        for (let j = 0; j < Lp; j += 4) {
+          const sp = v128.load(spRow + off(j)), sm = v128.load(smRow + off(j));
+          const qp = f32x4.mul(f32x4.sub(sp, f32x4.splat(QP_C)), f32x4.splat(QP_INV));
+          const qm = f32x4.mul(f32x4.sub(sm, f32x4.splat(QM_C)), f32x4.splat(QM_INV));
+          const a = v128.load(arow + off(j));
+          const coef = f32x4.sub(one, f32x4.mul(ev, f32x4.add(qp, qm)));
+          // Â = Ã/N: dÃ_j = (dÂ_j − Σ_k Â_k·dÂ_k)/N
+          const dat = v128.and(
+            f32x4.mul(f32x4.sub(v128.load(grow + off(j)), rhov), invN),
+            lanes(j, L),
+          );
+          // Ã = A(1 − η(q₊ + q₋)) + ηq₊
+          const da = f32x4.mul(dat, coef);
+          v128.store(grow + off(j), da);
+          rho2 = f32x4.relaxed_madd(a, da, rho2);
+          const oneA = f32x4.sub(one, a);
+          accEta = f32x4.relaxed_madd(
+            dat,
+            f32x4.sub(f32x4.mul(qp, oneA), f32x4.mul(qm, a)),
+            accEta,
+          );
+          // q'(s) = σ(x)(1 − σ(x))/β / (σ((1−θ)/β) − σ(−θ/β)), x = (s − θ)/β
+          const dqp = f32x4.mul(f32x4.mul(sp, f32x4.sub(one, sp)), f32x4.splat(<f32>10 * QP_INV));
+          const dqm = f32x4.mul(f32x4.mul(sm, f32x4.sub(one, sm)), f32x4.splat(<f32>10 * QM_INV));
+          const ds = f32x4.mul(
+            f32x4.mul(dat, ev),
+            f32x4.sub(f32x4.mul(oneA, dqp), f32x4.mul(a, dqm)),
+          );
+          // s = IS_i·W(i − j)
+          const wv = v128.load(rrow + off(j));
+          dis = f32x4.relaxed_madd(ds, wv, dis);
+          // W = exp(−Δ·e^(−λ_ET)) (Δ ≥ 0), exp(Δ·e^(−λ_IS)) (Δ < 0): ∂W/∂λ = W·|Δ|/τ
+          const dww = f32x4.mul(f32x4.mul(ds, isv), wv);
+          const dl = f32x4.convert_i32x4_s(
+            i32x4.sub(i32x4.splat(i - j), i32x4(0, 1, 2, 3)),
+          );
+          accE = f32x4.relaxed_madd(dww, f32x4.pmax(dl, zero), accE);
+          accI = f32x4.relaxed_madd(dww, f32x4.pmax(f32x4.neg(dl), zero), accI);
+        }
+        if (disLogit != 0) {
+          // IS = σ(isLogit)
+          const p = disLogit + off((b * L + i) * H + h);
+          store<f32>(p, load<f32>(p) + hsum(dis) * (is * (<f32>1 - is)));
+        }
+        // A = softmax(S): dS_j = A_j(dA_j − Σ_k A_k·dA_k), scaled for S = scale·Q_i·K_j
+        const rv = f32x4.splat(hsum(rho2));
+        for (let j = 0; j < Lp; j += 4) {
+          const a = v128.load(arow + off(j));
+          const gs = f32x4.mul(a, f32x4.sub(v128.load(grow + off(j)), rv));
+          v128.store(grow + off(j), f32x4.mul(gs, scale));
+        }
+      } else {
+        let rho = zero;
+        for (let j = 0; j < Lp; j += 4) {
+          rho = f32x4.relaxed_madd(v128.load(arow + off(j)), v128.load(grow + off(j)), rho);
+        }
+        const rv = f32x4.splat(hsum(rho));
+        // A = softmax(S): dS_j = A_j(dA_j − Σ_k A_k·dA_k)
+        for (let j = 0; j < Lp; j += 4) {
+          const a = v128.load(arow + off(j));
+          v128.store(grow + off(j), f32x4.mul(a, f32x4.sub(v128.load(grow + off(j)), rv)));
+        }
+        if (original) {
+          // S = scale·q·k + σ(etGate)·T + isGate
+          for (let j = 0; j < L; j++) {
+            const ds = load<f32>(grow + off(j));
+            gT += ds * load<f32>(timeBias + off(min(max(j - i + 250, 0), 499)));
+            gI += ds;
+          }
+        }
+        for (let j = 0; j < Lp; j += 4) {
+          v128.store(grow + off(j), f32x4.mul(v128.load(grow + off(j)), scale));
+        }
+      }
+      // S = scale·Q_i·K_j: dQ_i += Σ_j (scale·dS_j)·K_j
+      combine(dqB + <usize>i * rs, grow, 4, kB, rs, L, Dh, true);
+    }
+    // dK_j += Σ_i (scale·dS_ij)·Q_i; C_i = Σ_j w_ij·V_j: dV_j += Σ_i w_ij·dC_i
+    const w = btsp ? ahB : base;
+    const lp4 = off(Lp);
+    for (let j = 0; j < L; j++) {
+      const dk = dkB + <usize>j * rs, dv = dvB + <usize>j * rs;
+      combine(dk, gB + off(j), lp4, qB + <usize>qStart * rs, rs, Lq, Dh, true);
+      combine(dv, w + off(j), lp4, dcB, off(D), Lq, Dh, true);
+    }
+    if (btsp) {
+      const p = partials + off(t * 3);
+      store<f32>(p, hsum(accE) * Mathf.exp(-load<f32>(logTauEt + off(h))));
+      store<f32>(p + 4, hsum(accI) * Mathf.exp(-load<f32>(logTauIs + off(h))));
+      // η = 0.5·σ(eta)
+      store<f32>(p + 8, hsum(accEta) * (<f32>0.5 * eta0 * (<f32>1 - eta0)));
+    } else if (original) {
+      // σ(etGate)·T
+      const g = sigmoid(load<f32>(etGate));
+      const p = partials + off(t * 2);
+      store<f32>(p, gT * (g * (<f32>1 - g)));
+      store<f32>(p + 4, gI);
+    }
+  }
+}
+
+/**
+ * Adds the per-task partials of attention_backward to the parameter gradients, summing tasks in
+ * order (one task). btsp: g0/g1/g2 (H) = logTauEt/logTauIs/eta; original: g0/g1 (1) =
+ * etGate/isGate. A zero pointer skips that gradient.
+ */
+export function attention_reduce_params(
+  mode: i32, partials: usize, B: i32, H: i32, g0: usize, g1: usize, g2: usize, t0: i32, t1: i32,
+): void {
+  if (t0 > 0 || t1 < 1) return;
+  const btsp = mode == MODE_BTSP;
+  if (!btsp && mode != MODE_ORIGINAL) return;
+  const P = btsp ? 3 : 2;
+  const heads = btsp ? H : 1;
+  const per = btsp ? 1 : H;
+  for (let p = 0; p < P; p++) {
+    const g = p == 0 ? g0 : p == 1 ? g1 : g2;
+    if (g == 0) continue;
+    for (let h = 0; h < heads; h++) {
+      let s: f32 = 0;
+      // btsp: tasks b·H + h for b = 0 … B−1; original: every task in order
+      for (let b = 0; b < B; b++) {
+        for (let k = 0; k < per; k++) s += load<f32>(partials + off(((b * H + h + k) * P) + p));
+      }
+      store<f32>(g + off(h), load<f32>(g + off(h)) + s);
+    }
+  }
+}
+
+// Output slot (b′, t′, j·Dh + k) of the §5 regrouping reads the per-sample context
+// (b, t, h·Dh + k), with r = (b′·L + t′)·H + j, h = ⌊r/(B·L)⌋, b = ⌊(r mod B·L)/L⌋, t = r mod L.
+
+/** out (B, L, D) ← regrouped ctx (B, L, D); one task per output row b′·L + t′. */
+export function attention_regroup_forward(
+  out: usize, ctx: usize, B: i32, L: i32, D: i32, H: i32, t0: i32, t1: i32,
+): void {
+  const Dh = D / H, BL = B * L;
+  for (let row = t0; row < t1; row++) {
+    for (let j = 0; j < H; j++) {
+      const r = row * H + j;
+      const h = r / BL, rem = r - h * BL;
+      const src = ctx + off(rem * D + h * Dh), dst = out + off(row * D + j * Dh);
+      for (let k = 0; k < Dh; k++) store<f32>(dst + off(k), load<f32>(src + off(k)));
+    }
+  }
+}
+
+/** dctx (B, L, D) ← inverse regrouping of dout (B, L, D) (overwrites); one task per dout row. */
+export function attention_regroup_backward(
+  dctx: usize, dout: usize, B: i32, L: i32, D: i32, H: i32, t0: i32, t1: i32,
+): void {
+  const Dh = D / H, BL = B * L;
+  for (let row = t0; row < t1; row++) {
+    for (let j = 0; j < H; j++) {
+      // forward: out[row, j·Dh + k] = ctx[rem, h·Dh + k]
+      const r = row * H + j;
+      const h = r / BL, rem = r - h * BL;
+      const dst = dctx + off(rem * D + h * Dh), src = dout + off(row * D + j * Dh);
+      for (let k = 0; k < Dh; k++) store<f32>(dst + off(k), load<f32>(src + off(k)));
+    }
+  }
+}
