@@ -40,7 +40,8 @@ function keep4(k0: v128, k1: v128, i: i32, pv: v128): v128 {
   h = i32x4.mul(xorShr(h, 16), i32x4.splat(0x7feb352d));
   h = i32x4.mul(xorShr(h, 15), i32x4.splat(0x846ca68b));
   h = xorShr(h, 16);
-  const u = f32x4.mul(f32x4.convert_i32x4_s(i32x4.shr_u(h, 8)), f32x4.splat(5.9604644775390625e-8));
+  const bits24 = f32x4.convert_i32x4_s(i32x4.shr_u(h, 8));
+  const u = f32x4.mul(bits24, f32x4.splat(5.9604644775390625e-8));
   return f32x4.ge(u, pv);
 }
 
@@ -111,7 +112,9 @@ export function dropout_backward(
     }
     for (; i < i1; i++) {
       const o = <usize>i << 2;
-      if (keep1(key0, key1, i, p)) store<f32>(dinp + o, load<f32>(dinp + o) + load<f32>(dout + o) * scale);
+      if (keep1(key0, key1, i, p)) {
+        store<f32>(dinp + o, load<f32>(dinp + o) + load<f32>(dout + o) * scale);
+      }
     }
   }
 }

@@ -44,7 +44,7 @@ export class Progress {
           `BTSPFormer: ${m.attention} attention, ${m.posEncoding} encoding, D=${m.modelDim} H=${m.heads} ` +
             `layers=${m.layers} L=${m.seqLen} horizon=${m.horizon}, ${e.numParams} parameters`,
         );
-        this.#line(`Data: ${e.dataset}; ${e.nTrain} training / ${e.nVal} validation windows`);
+        this.#line(`Data: ${e.dataset}`);
         this.#line(`Device: ${e.device} (${e.deviceReason}); ${o.threads} CPU thread(s)`);
         if (e.startEpoch > 0) this.#line(`Resuming after epoch ${e.startEpoch}`);
         break;

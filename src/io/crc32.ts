@@ -1,5 +1,5 @@
 /**
- * CRC-32 (IEEE 802.3, the zip checksum), slice-by-4 so that checking a large checkpoint stays
+ * CRC-32 (IEEE 802.3, the zip checksum), slice-by-8 so that checking a large checkpoint stays
  * well under the time it takes to read it.
  *
  * @module
@@ -13,7 +13,7 @@ const TABLES: Uint32Array[] = (() => {
     t0[n] = c >>> 0;
   }
   const out = [t0];
-  for (let s = 1; s < 4; s++) {
+  for (let s = 1; s < 8; s++) {
     const prev = out[s - 1], t = new Uint32Array(256);
     for (let n = 0; n < 256; n++) t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
     out.push(t);
@@ -31,13 +31,15 @@ const TABLES: Uint32Array[] = (() => {
  * ```
  */
 export function crc32(bytes: Uint8Array, crc = 0): number {
-  const [t0, t1, t2, t3] = TABLES;
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
   let c = ~crc >>> 0;
   let i = 0;
-  const n4 = bytes.length & ~3;
-  for (; i < n4; i += 4) {
-    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
-    c = t3[c & 0xff] ^ t2[(c >>> 8) & 0xff] ^ t1[(c >>> 16) & 0xff] ^ t0[c >>> 24];
+  const n8 = bytes.length & ~7;
+  for (; i < n8; i += 8) {
+    const lo = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    const hi = bytes[i + 4] | (bytes[i + 5] << 8) | (bytes[i + 6] << 16) | (bytes[i + 7] << 24);
+    c = t7[lo & 0xff] ^ t6[(lo >>> 8) & 0xff] ^ t5[(lo >>> 16) & 0xff] ^ t4[lo >>> 24] ^
+      t3[hi & 0xff] ^ t2[(hi >>> 8) & 0xff] ^ t1[(hi >>> 16) & 0xff] ^ t0[hi >>> 24];
   }
   for (; i < bytes.length; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

@@ -5,10 +5,27 @@
  * @module
  */
 
-/** The float element types a weight file may hold. */
+/**
+ * The float element types a weight file may hold.
+ *
+ * @example
+ * ```ts
+ * import type { _FloatDtype } from "./dtype.ts";
+ * const d: _FloatDtype = "bf16";
+ * console.log(d); // "bf16"
+ * ```
+ */
 export type _FloatDtype = "f32" | "f64" | "f16" | "bf16";
 
-/** Bytes per element of each float type. */
+/**
+ * Bytes per element of each float type.
+ *
+ * @example
+ * ```ts
+ * import { _DTYPE_BYTES } from "./dtype.ts";
+ * console.log(_DTYPE_BYTES.f64); // 8
+ * ```
+ */
 export const _DTYPE_BYTES: Readonly<Record<_FloatDtype, number>> = {
   f32: 4,
   f64: 8,

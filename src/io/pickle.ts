@@ -69,7 +69,19 @@ export class _PyObject {
   constructor(readonly cls: _PyGlobal, readonly args: unknown[]) {}
 }
 
-/** What the caller supplies for the parts of a pickle that are format-specific. */
+/**
+ * What the caller supplies for the parts of a pickle that are format-specific.
+ *
+ * @example
+ * ```ts
+ * import type { _UnpickleHooks } from "./pickle.ts";
+ * const hooks: _UnpickleHooks = {
+ *   persistentLoad: (pid) => ({ storage: pid }),
+ *   reduce: (cls, args) => cls.name === "Size" ? args[0] : undefined,
+ * };
+ * console.log(typeof hooks.reduce); // "function"
+ * ```
+ */
 export interface _UnpickleHooks {
   /** Resolve a persistent id (BINPERSID/PERSID); without it persistent ids are an error. */
   persistentLoad?: (pid: unknown) => unknown;

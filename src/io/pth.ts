@@ -33,6 +33,8 @@ const TORCH_DTYPES: Record<string, _FloatDtype> = {
   half: "f16",
   bfloat16: "bf16",
 };
+/** Largest tensor we materialise, in floats (4 GiB). */
+const MAX_FLOATS = 2 ** 30;
 /** `torch.save`'s legacy (non-zip) format starts with a pickled magic number. */
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8];
 
@@ -249,7 +251,7 @@ function rebuild(cls: _PyGlobal, args: unknown[]): unknown {
 function findStateDict(top: unknown): _PyDict {
   if (!(top instanceof _PyDict)) {
     throw new UserError(
-      `No state dict in the .pth file: it holds a ${describe(top)}${MODULE_HINT(top)}`,
+      `No state dict in the .pth file: it holds a ${describe(top)}${moduleHint(top)}`,
     );
   }
   for (const k of NESTED_KEYS) {
@@ -257,7 +259,7 @@ function findStateDict(top: unknown): _PyDict {
     if (v instanceof _PyDict) return v;
     if (v instanceof _PyObject) {
       throw new UserError(
-        `No state dict in the .pth file: entry "${k}" is a ${describe(v)}${MODULE_HINT(v)}`,
+        `No state dict in the .pth file: entry "${k}" is a ${describe(v)}${moduleHint(v)}`,
       );
     }
   }
@@ -274,7 +276,7 @@ function findStateDict(top: unknown): _PyDict {
   return top;
 }
 
-function MODULE_HINT(v: unknown): string {
+function moduleHint(v: unknown): string {
   return v instanceof _PyObject ? ": save model.state_dict() instead of the module" : "";
 }
 
@@ -330,6 +332,13 @@ function materialize(
   const shape = [...size];
   const numel = _numel(shape, name);
   if (numel === 0) return { shape, data: new Float32Array(0) };
+  // A broadcast view (stride 0) can claim any size over a tiny storage: cap what we allocate
+  // at the 4 GiB the model heap can hold anyway.
+  if (numel > MAX_FLOATS) {
+    throw new UserError(
+      `Tensor "${name}" of shape ${JSON.stringify(shape)} is too large (${numel} elements)`,
+    );
+  }
   const src = load(t.storage, dtype);
   let last = offset;
   for (let d = 0; d < shape.length; d++) last += (shape[d] - 1) * stride[d];

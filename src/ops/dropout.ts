@@ -42,7 +42,12 @@ export function dropoutForward(
 ): void {
   check(n, p, key0, key1);
   if (p === 0 && out === inp) return;
-  be.run("dropout_forward", Math.ceil(n / CHUNK), [out, inp, n, p, key0, key1, CHUNK], FLOPS * CHUNK);
+  be.run(
+    "dropout_forward",
+    Math.ceil(n / CHUNK),
+    [out, inp, n, p, key0, key1, CHUNK],
+    FLOPS * CHUNK,
+  );
 }
 
 /**

@@ -74,7 +74,9 @@ function _adapterName(a: GPUAdapter): string {
 
 function _isFallback(a: GPUAdapter): boolean {
   const info = (a as { info?: { isFallbackAdapter?: boolean } }).info;
-  return Boolean(info?.isFallbackAdapter ?? (a as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  return Boolean(
+    info?.isFallbackAdapter ?? (a as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
 }
 
 function _message(e: unknown): string {
@@ -155,6 +157,11 @@ export async function compilePipeline(
   return await withErrorScope(
     device,
     `creating the ${label} pipeline`,
-    () => device.createComputePipeline({ label, layout: "auto", compute: { module, entryPoint: "main" } }),
+    () =>
+      device.createComputePipeline({
+        label,
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      }),
   );
 }

@@ -37,7 +37,17 @@ export interface GpuLayout {
   /** Parameter-gradient partials per row and per (b, h): 3 btsp, 2 original, 0 standard. */
   NP: number;
   /** `inp` (uploaded each forward): qkv (B,L,3D) | isLogit (B,L,H) | τ_ET, τ_IS, η logits (H each) | et_gate | is_gate | time_bias (500). */
-  inp: { qkv: number; isl: number; tauEt: number; tauIs: number; eta: number; etGate: number; isGate: number; timeBias: number; size: number };
+  inp: {
+    qkv: number;
+    isl: number;
+    tauEt: number;
+    tauIs: number;
+    eta: number;
+    etGate: number;
+    isGate: number;
+    timeBias: number;
+    size: number;
+  };
   /** `st` (forward → backward): A (NT,Lq,L) | Â (NT,Lq,L) btsp | N (NT,Lq) btsp. */
   st: { a: number; ahat: number; n: number; size: number };
   /** `out` (B, Lq, D), downloaded; `dout` has the same size. */

@@ -4,7 +4,13 @@ import { UserError } from "../../src/util/errors.ts";
 
 const variants = [
   ["async", writeFileAtomic],
-  ["sync", (p: string, d: Uint8Array | string) => (async () => writeFileAtomicSync(p, d))()],
+  ["sync", (p: string, d: Uint8Array | string): Promise<void> => {
+    try {
+      return Promise.resolve(writeFileAtomicSync(p, d));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }],
 ] as const;
 
 function listDir(dir: string): string[] {

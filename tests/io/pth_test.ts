@@ -290,6 +290,11 @@ Deno.test("pth: corrupt archives are UserErrors that say why", () => {
       craft(oneTensor("x", "FloatStorage", "0", 0, [2, 2], [1]), { 0: f32 }),
       /malformed size/,
     ],
+    [
+      "broadcast bomb",
+      craft(oneTensor("x", "FloatStorage", "0", 0, [2 ** 40], [0]), { 0: f32 }),
+      /too large/,
+    ],
     ["not a dict", craft((w) => w.int(5), {}), /holds a number \(5\)/],
     [
       "mixed dict",

@@ -44,7 +44,12 @@ function randn(rng: Rng, n: number): Float32Array {
 Deno.test("dropout keeps a fraction 1 − p of the elements (within 5 standard deviations)", () => {
   const n = 200_000;
   for (const p of [0.1, 0.5, 0.9]) {
-    const [out] = withBackend("wasm", 1, (be) => run(be, new Float32Array(n).fill(1), new Float32Array(n), new Float32Array(n), p, 99, 7));
+    const [out] = withBackend(
+      "wasm",
+      1,
+      (be) =>
+        run(be, new Float32Array(n).fill(1), new Float32Array(n), new Float32Array(n), p, 99, 7),
+    );
     const scale = Math.fround(1 / Math.fround(1 - Math.fround(p)));
     let kept = 0;
     for (const v of out) {

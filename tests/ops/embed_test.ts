@@ -5,7 +5,11 @@ import { UserError } from "../../src/util/errors.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 /** (B, L, D) covering the odd sizes 1, 7, 13, 50, 65, 257. */
-const SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 50], [13, 7, 65], [1, 257, 7], [2, 50, 13], [1, 65, 257]];
+const SHAPES: [number, number, number][] = [[1, 1, 1], [7, 13, 50], [13, 7, 65], [1, 257, 7], [
+  2,
+  50,
+  13,
+], [1, 65, 257]];
 
 function randn(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal());
@@ -41,7 +45,9 @@ interface Case {
 
 function makeCase(rng: Rng, B: number, L: number, D: number): Case {
   return {
-    B, L, D,
+    B,
+    L,
+    D,
     x: randn(rng, B * L),
     w: randn(rng, D),
     b: randn(rng, D),
@@ -68,7 +74,11 @@ Deno.test("embed forward and backward: wasm and ref give identical bits on odd s
   const rng = new Rng(40);
   for (const [B, L, D] of SHAPES) {
     const k = makeCase(rng, B, L, D);
-    assert.deepEqual(withBackend("wasm", 1, (be) => run(be, k)), withBackend("ref", 1, (be) => run(be, k)), `B=${B} L=${L} D=${D}`);
+    assert.deepEqual(
+      withBackend("wasm", 1, (be) => run(be, k)),
+      withBackend("ref", 1, (be) => run(be, k)),
+      `B=${B} L=${L} D=${D}`,
+    );
   }
 });
 
@@ -97,11 +107,15 @@ Deno.test("embed backward accumulates central differences of the float64 loss Σ
     const loss = (): number => {
       let s = 0;
       for (let r = 0; r < B * L; r++) {
-        for (let d = 0; d < D; d++) s += k.dout[r * D + d] * (k.x[r] * w[d] + b[d] + k.pe[(r % L) * D + d]);
+        for (let d = 0; d < D; d++) {
+          s += k.dout[r * D + d] * (k.x[r] * w[d] + b[d] + k.pe[(r % L) * D + d]);
+        }
       }
       return s;
     };
-    for (const [name, p, g, init] of [["dweight", w, dw, k.dw0], ["dbias", b, db, k.db0]] as const) {
+    for (
+      const [name, p, g, init] of [["dweight", w, dw, k.dw0], ["dbias", b, db, k.db0]] as const
+    ) {
       for (let d = 0; d < D; d++) {
         const p0 = p[d];
         p[d] = p0 + h;
@@ -110,7 +124,10 @@ Deno.test("embed backward accumulates central differences of the float64 loss Σ
         const dn = loss();
         p[d] = p0;
         const want = init[d] + (up - dn) / (2 * h);
-        assert.ok(Math.abs(g[d] - want) <= 1e-5 * (1 + Math.abs(want)), `${name}[${d}] B=${B} L=${L} D=${D}: ${g[d]} vs ${want}`);
+        assert.ok(
+          Math.abs(g[d] - want) <= 1e-5 * (1 + Math.abs(want)),
+          `${name}[${d}] B=${B} L=${L} D=${D}: ${g[d]} vs ${want}`,
+        );
       }
     }
   }
@@ -118,7 +135,10 @@ Deno.test("embed backward accumulates central differences of the float64 loss Σ
 
 Deno.test("embed: 1 and 2 wasm threads give identical bits", () => {
   const k = makeCase(new Rng(43), 32, 64, 64);
-  assert.deepEqual(withBackend("wasm", 2, (be) => run(be, k)), withBackend("wasm", 1, (be) => run(be, k)));
+  assert.deepEqual(
+    withBackend("wasm", 2, (be) => run(be, k)),
+    withBackend("wasm", 1, (be) => run(be, k)),
+  );
 });
 
 Deno.test("embed rejects a bad shape with a UserError", () => {

@@ -79,7 +79,13 @@ function run(be: Backend, k: Case): Result {
 }
 
 /** Row n of LayerNorm in float64 (biased variance, eps 1e-5). */
-function lnRow64(x: ArrayLike<number>, o: number, C: number, w: ArrayLike<number>, b: ArrayLike<number>): number[] {
+function lnRow64(
+  x: ArrayLike<number>,
+  o: number,
+  C: number,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+): number[] {
   let m = 0;
   for (let c = 0; c < C; c++) m += x[o + c];
   m /= C;
@@ -90,7 +96,14 @@ function lnRow64(x: ArrayLike<number>, o: number, C: number, w: ArrayLike<number
 }
 
 /** Σ dout·LN(x) over rows n0 … n1−1, float64. */
-function loss64(k: Case, x: Float64Array, w: Float64Array, b: Float64Array, n0: number, n1: number): number {
+function loss64(
+  k: Case,
+  x: Float64Array,
+  w: Float64Array,
+  b: Float64Array,
+  n0: number,
+  n1: number,
+): number {
   let s = 0;
   for (let n = n0; n < n1; n++) {
     const y = lnRow64(x, n * k.C, k.C, w, b);
@@ -133,7 +146,10 @@ Deno.test("layernorm backward accumulates central differences of float64 LayerNo
     const x = Float64Array.from(k.inp), w = Float64Array.from(k.w), b = Float64Array.from(k.b);
     const check = (what: string, g: number, init: number, fd: number) => {
       const want = init + fd;
-      assert.ok(Math.abs(g - want) <= 2e-5 * (1 + Math.abs(want)), `${what} N=${N} C=${C}: ${g} vs ${want}`);
+      assert.ok(
+        Math.abs(g - want) <= 2e-5 * (1 + Math.abs(want)),
+        `${what} N=${N} C=${C}: ${g} vs ${want}`,
+      );
     };
     for (let i = 0; i < N * C; i++) {
       const n = Math.floor(i / C), x0 = x[i];
@@ -144,7 +160,14 @@ Deno.test("layernorm backward accumulates central differences of float64 LayerNo
       x[i] = x0;
       check(`dinp[${i}]`, got.dinp[i], k.dinp0[i], (up - dn) / (2 * h));
     }
-    for (const [name, p, g, init] of [["dweight", w, got.dw, k.dw0], ["dbias", b, got.db, k.db0]] as const) {
+    for (
+      const [name, p, g, init] of [["dweight", w, got.dw, k.dw0], [
+        "dbias",
+        b,
+        got.db,
+        k.db0,
+      ]] as const
+    ) {
       for (let c = 0; c < C; c++) {
         const p0 = p[c];
         p[c] = p0 + h;

@@ -26,7 +26,11 @@ function put(be: Backend, a: Float32Array): number {
 }
 
 /** [mse, mae, mse again without dpred, dpred]. */
-function run(be: Backend, pred: Float32Array, target: Float32Array): [number, number, number, Float32Array] {
+function run(
+  be: Backend,
+  pred: Float32Array,
+  target: Float32Array,
+): [number, number, number, Float32Array] {
   const n = pred.length, p = put(be, pred), t = put(be, target), d = be.heap.alloc(n);
   be.heap.view(d, n).fill(123); // overwritten, not accumulated
   const mse = mseLoss(be, d, p, t, n);
@@ -69,7 +73,10 @@ Deno.test("mseLoss gradient matches central differences of the float64 mean (tol
       const dn = mse();
       p[i] = p0;
       const want = (up - dn) / (2 * h);
-      assert.ok(Math.abs(dpred[i] - want) <= 1e-6 * (1 + Math.abs(want)), `n=${n} [${i}]: ${dpred[i]} vs ${want}`);
+      assert.ok(
+        Math.abs(dpred[i] - want) <= 1e-6 * (1 + Math.abs(want)),
+        `n=${n} [${i}]: ${dpred[i]} vs ${want}`,
+      );
     }
   }
 });
@@ -77,7 +84,10 @@ Deno.test("mseLoss gradient matches central differences of the float64 mean (tol
 Deno.test("mseLoss: 1 and 2 wasm threads give identical bits", () => {
   const rng = new Rng(52);
   const pred = randn(rng, 300_001), target = randn(rng, 300_001);
-  assert.deepEqual(withBackend("wasm", 2, (be) => run(be, pred, target)), withBackend("wasm", 1, (be) => run(be, pred, target)));
+  assert.deepEqual(
+    withBackend("wasm", 2, (be) => run(be, pred, target)),
+    withBackend("wasm", 1, (be) => run(be, pred, target)),
+  );
 });
 
 Deno.test("a loss over no values is a UserError", () => {

@@ -50,14 +50,19 @@ Deno.test("add, accumulate, scale: exact float32 results on both backends, odd s
     const sum = a.map((v, i) => v + b[i]), acc = sum.map((v, i) => v + b[i]);
     const want = [sum, acc, acc.map((v) => v * Math.fround(s))];
     for (const [name, threads] of [["ref", 1], ["wasm", 1], ["wasm", 2]] as const) {
-      assert.deepEqual(withBackend(name, threads, (be) => elementwise(be, a, b, s)), want, `${name} n=${n}`);
+      assert.deepEqual(
+        withBackend(name, threads, (be) => elementwise(be, a, b, s)),
+        want,
+        `${name} n=${n}`,
+      );
     }
   }
 });
 
 Deno.test("addForward may write over one of its inputs", () => {
   withBackend("wasm", 1, (be) => {
-    const a = put(be, Float32Array.from([1, 2, 3, 4, 5])), b = put(be, Float32Array.from([5, 4, 3, 2, 1]));
+    const a = put(be, Float32Array.from([1, 2, 3, 4, 5])),
+      b = put(be, Float32Array.from([5, 4, 3, 2, 1]));
     addForward(be, a, a, b, 5);
     assert.deepEqual(Array.from(be.heap.read(a, 5)), [6, 6, 6, 6, 6]);
   });
@@ -77,11 +82,22 @@ Deno.test("gatherRows and scatterRowsAdd pick and accumulate position p, both ba
       }
       for (const name of ["ref", "wasm"] as const) {
         withBackend(name, 1, (be) => {
-          const pi = put(be, inp), pd = put(be, dout), pdi = put(be, dinp0), out = be.heap.alloc(B * C);
+          const pi = put(be, inp),
+            pd = put(be, dout),
+            pdi = put(be, dinp0),
+            out = be.heap.alloc(B * C);
           gatherRows(be, out, pi, B, L, C, p);
           scatterRowsAdd(be, pdi, pd, B, L, C, p);
-          assert.deepEqual(be.heap.read(out, B * C), wantOut, `${name} gather B=${B} L=${L} C=${C}`);
-          assert.deepEqual(be.heap.read(pdi, B * L * C), wantD, `${name} scatter B=${B} L=${L} C=${C}`);
+          assert.deepEqual(
+            be.heap.read(out, B * C),
+            wantOut,
+            `${name} gather B=${B} L=${L} C=${C}`,
+          );
+          assert.deepEqual(
+            be.heap.read(pdi, B * L * C),
+            wantD,
+            `${name} scatter B=${B} L=${L} C=${C}`,
+          );
         });
       }
     }

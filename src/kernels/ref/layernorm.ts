@@ -43,10 +43,12 @@ function layernorm_forward(
   for (let n = t0; n < t1; n++) {
     const x = (inp >> 2) + n * C, y = (out >> 2) + n * C;
     const m = fr(laneSum(C, (c) => f[x + c]) / C);
-    const v = fr(laneSum(C, (c) => {
-      const d = fr(f[x + c] - m);
-      return fr(d * d);
-    }) / C);
+    const v = fr(
+      laneSum(C, (c) => {
+        const d = fr(f[x + c] - m);
+        return fr(d * d);
+      }) / C,
+    );
     const r = fr(1 / fr(Math.sqrt(fr(v + EPS))));
     for (let c = 0; c < C; c++) {
       const nv = fr(fr(f[x + c] - m) * r);

@@ -83,7 +83,7 @@ function mse_partial(
   for (let t = t0; t < t1; t++) {
     const i0 = t * chunk, i1 = Math.min(n, i0 + chunk);
     const diff = (i: number): number => Math.fround(f[p + i] - f[y + i]);
-    if (dpred) for (let i = i0; i < i1; i++) f[dp + i] = diff(i) * s;
+    if (dpred) { for (let i = i0; i < i1; i++) f[dp + i] = diff(i) * s; }
     const [sq, ab] = laneSums(diff, i0, i1);
     heap.f64[(part >> 3) + 2 * t] = sq;
     heap.f64[(part >> 3) + 2 * t + 1] = ab;

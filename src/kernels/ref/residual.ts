@@ -18,7 +18,9 @@ function add_forward(
   t1: number,
 ): void {
   const f = heap.f32, o = out >> 2, x = a >> 2, y = b >> 2;
-  for (let i = t0 * chunk, i1 = Math.min(n, t1 * chunk); i < i1; i++) f[o + i] = f[x + i] + f[y + i];
+  for (let i = t0 * chunk, i1 = Math.min(n, t1 * chunk); i < i1; i++) {
+    f[o + i] = f[x + i] + f[y + i];
+  }
 }
 
 function accumulate(
