@@ -46,9 +46,21 @@ export type FlagValues = Record<string, string | number | boolean | undefined>;
 export function parseFlags(args: string[], specs: readonly FlagSpec[]): FlagValues {
   const options: Record<string, { type: "string" | "boolean" }> = {};
   for (const s of specs) options[s.name] = { type: s.type === "bool" ? "boolean" : "string" };
+  // "--phi -1.5": a value flag followed by a negative number takes it as its value.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i], name = a.startsWith("--") && !a.includes("=") ? a.slice(2) : "";
+    const next = args[i + 1];
+    if (options[name]?.type === "string" && next !== undefined && /^-\.?\d/.test(next)) {
+      joined.push(`${a}=${next}`);
+      i++;
+    } else {
+      joined.push(a);
+    }
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: joined, options, strict: true, allowPositionals: false });
   } catch (e) {
     throw new UserError(rephrase(e instanceof Error ? e.message : String(e)));
   }
@@ -121,7 +133,7 @@ function rephrase(message: string): string {
   if (missing) return `Flag "${missing[1].replace(/^-\w, /, "")}" needs a value`;
   const positional = message.match(/Unexpected argument '([^']+)'/);
   if (positional) return `Unexpected argument "${positional[1]}" (flags look like --name value)`;
-  return message.replace(/^./, (c) => c.toUpperCase());
+  return message.split("\n")[0].replace(/^./, (c) => c.toUpperCase());
 }
 
 /**

@@ -91,6 +91,7 @@ export class Progress {
           }`,
         );
         for (const f of r.files) this.#line(`  wrote ${f}`);
+        for (const n of r.notices) this.#line(n);
         break;
       }
     }

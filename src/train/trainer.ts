@@ -61,6 +61,8 @@ export interface TrainResult {
   valTruth: Float32Array;
   /** Files written (empty without outDir). */
   files: string[];
+  /** Things the user should know, e.g. charts skipped for lack of a permission. */
+  notices: string[];
 }
 
 /** Extra controls of {@linkcode train}. */
@@ -325,6 +327,7 @@ export async function train(
       valPred,
       valTruth,
       files: [],
+      notices: [],
     };
     if (out) {
       result.files = await out.finish(result, {
@@ -333,6 +336,7 @@ export async function train(
         scaler: dataset.scaler,
         weights: model.stateDict(),
       }, device.name, controls.lossScale ?? "log");
+      if (out.pngSkipped) result.notices.push(`Charts not drawn: ${out.pngSkipped}`);
     }
     emit({ type: "end", result });
     controls.keepModel?.(model, dataset);

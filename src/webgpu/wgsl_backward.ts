@@ -113,7 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (dl > 0) {
           p0 += dsv * sv * f32(dl);
         } else if (dl < 0) {
-          p1 += 0.0;
+          p1 += dsv * sv * f32(-dl);
         }
       }
       // IS = σ(isLogit)

@@ -28,7 +28,10 @@ Deno.test("flags: defaults and typed values", () => {
     quiet: false,
     out: undefined,
   });
-  const v = parseFlags(["--heads", "8", "--lr=0.01", "--mode", "b", "--quiet", "--out", "x"], SPECS);
+  const v = parseFlags(
+    ["--heads", "8", "--lr=0.01", "--mode", "b", "--quiet", "--out", "x"],
+    SPECS,
+  );
   assert.equal(v.heads, 8);
   assert.equal(v.lr, 0.01);
   assert.equal(v.mode, "b");
@@ -46,7 +49,14 @@ Deno.test("flags: bad values name the flag and quote the value", () => {
   fails(["--mode", "c"], 'Cannot parse "--mode": expected one of a, b, got "c"');
   fails(["--bogus", "1"], 'Unknown flag "--bogus" (see --help)');
   fails(["--heads"], 'Flag "--heads" needs a value');
+  fails(["--lr", "-1"], 'Cannot parse "--lr": expected a positive number, got "-1"');
   fails(["stray"], 'Unexpected argument "stray" (flags look like --name value)');
+});
+
+Deno.test("flags: negative numbers are values, not flags", () => {
+  const specs: FlagSpec[] = [{ name: "phi", type: "float", help: "" }];
+  assert.equal(parseFlags(["--phi", "-1.5"], specs).phi, -1.5);
+  assert.equal(parseFlags(["--phi=-.5"], specs).phi, -0.5);
 });
 
 Deno.test("flags: help lists every flag with its default", () => {
