@@ -45,7 +45,7 @@ export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { readModelFile } from "./src/io/model_file.ts";
 export { decodeSafetensors, encodeSafetensors } from "./src/io/safetensors.ts";
 export { decodePth, encodePth } from "./src/io/pth.ts";
-export { createBackend, type Backend, type BackendName } from "./src/engine/backend.ts";
+export { type Backend, type BackendName, createBackend } from "./src/engine/backend.ts";
 export { UserError } from "./src/util/errors.ts";
 export { main, VERSION } from "./src/cli/main.ts";
 

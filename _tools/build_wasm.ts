@@ -66,6 +66,7 @@ async function compile(): Promise<Uint8Array> {
     stderr: { write: (s: string) => stderr.push(String(s)) },
     stdout: { write: () => {} },
   } as never);
+  // deno-lint-ignore no-control-regex -- strips the compiler's ANSI colours
   const msg = stderr.join("").replace(/\x1b\[[0-9;]*m/g, "");
   if (error) throw new Error(`AssemblyScript compilation failed:\n${msg}`);
   const wasm = files.get("kernels.wasm");

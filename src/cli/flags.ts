@@ -116,9 +116,9 @@ function inRange(v: number, s: FlagSpec): boolean {
 function rangeText(kind: string, s: FlagSpec): string {
   if (s.min === 1 && s.max === undefined && kind === "an integer") return "a positive integer";
   if (s.min === 0 && s.max === undefined) {
-    return s.minExclusive ? `a positive ${kind.replace(/^an? /, "")}` : `a non-negative ${
-      kind.replace(/^an? /, "")
-    }`;
+    return s.minExclusive
+      ? `a positive ${kind.replace(/^an? /, "")}`
+      : `a non-negative ${kind.replace(/^an? /, "")}`;
   }
   const lo = s.min === undefined ? "" : `${s.minExclusive ? ">" : "≥"} ${s.min}`;
   const hi = s.max === undefined ? "" : `≤ ${s.max}`;
@@ -154,6 +154,10 @@ export function helpText(command: string, summary: string, specs: readonly FlagS
     return [`  --${s.name}${arg}`, `${s.help}${def}`];
   });
   const w = Math.min(34, Math.max(...rows.map((r) => r[0].length)) + 2);
-  const lines = rows.map(([a, b]) => (a.length >= w ? `${a}\n${" ".repeat(w)}${b}` : a.padEnd(w) + b));
-  return `Usage: deno run -A mod.ts ${command} [flags]\n\n${summary}\n\nFlags:\n${lines.join("\n")}\n`;
+  const lines = rows.map((
+    [a, b],
+  ) => (a.length >= w ? `${a}\n${" ".repeat(w)}${b}` : a.padEnd(w) + b));
+  return `Usage: deno run -A mod.ts ${command} [flags]\n\n${summary}\n\nFlags:\n${
+    lines.join("\n")
+  }\n`;
 }

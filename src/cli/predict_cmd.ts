@@ -24,10 +24,20 @@ export const PREDICT_FLAGS: readonly FlagSpec[] = [
     help: "Weights: .safetensors (ours) or .pth (torch.save state dict).",
   },
   { name: "input", type: "path", arg: "FILE", help: "CSV, one window of seq_len values per line." },
-  { name: "output", type: "path", arg: "FILE", help: "CSV written: one line of predictions per window." },
+  {
+    name: "output",
+    type: "path",
+    arg: "FILE",
+    help: "CSV written: one line of predictions per window.",
+  },
   { name: "batch_size", type: "int", default: 128, min: 1, help: "Windows per batch." },
   { name: "raw", type: "bool", default: false, help: "Values are model units: no scaler." },
-  { name: "heads", type: "int", min: 1, help: "Heads, for a .pth without BTSP tensors (default: 4)." },
+  {
+    name: "heads",
+    type: "int",
+    min: 1,
+    help: "Heads, for a .pth without BTSP tensors (default: 4).",
+  },
   {
     name: "pos_encoding",
     type: "enum",

@@ -62,7 +62,13 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     help: "Weight decay (default: 0.01 for adamw, 0 for adam).",
     arg: "X",
   },
-  { name: "clip", type: "float", default: 1.0, min: 0, help: "Global gradient-norm clip (0: off)." },
+  {
+    name: "clip",
+    type: "float",
+    default: 1.0,
+    min: 0,
+    help: "Global gradient-norm clip (0: off).",
+  },
   {
     name: "patience",
     type: "int",

@@ -52,7 +52,7 @@ export interface CheckpointData {
 export function encodeCheckpoint(c: CheckpointData): Uint8Array {
   const all: NamedTensors = new Map(c.weights);
   const add = (prefix: string, t?: NamedTensors) => {
-    if (t) for (const [k, v] of t) all.set(prefix + k, v);
+    if (t) { for (const [k, v] of t) all.set(prefix + k, v); }
   };
   add("optim.exp_avg.", c.expAvg);
   add("optim.exp_avg_sq.", c.expAvgSq);
@@ -171,15 +171,20 @@ export async function loadCheckpoint(path: string): Promise<CheckpointData> {
 
 // JSON has no Infinity/NaN; best-so-far values start at Infinity.
 function stringifyState(s: Record<string, unknown>): string {
-  return JSON.stringify(s, (_k, v) =>
-    typeof v === "number" && !Number.isFinite(v) ? { $num: String(v) } : v);
+  return JSON.stringify(
+    s,
+    (_k, v) => typeof v === "number" && !Number.isFinite(v) ? { $num: String(v) } : v,
+  );
 }
 
 function parseState(text: string): Record<string, unknown> {
-  return JSON.parse(text, (_k, v) =>
-    v && typeof v === "object" && typeof v.$num === "string" && Object.keys(v).length === 1
-      ? Number(v.$num)
-      : v);
+  return JSON.parse(
+    text,
+    (_k, v) =>
+      v && typeof v === "object" && typeof v.$num === "string" && Object.keys(v).length === 1
+        ? Number(v.$num)
+        : v,
+  );
 }
 
 function msg(e: unknown): string {

@@ -115,7 +115,10 @@ export class RunOutputs {
     await put(RUN_FILES.metrics, metricsCsv(r.history));
     const render = await canRenderPng();
     if (render.ok) {
-      await put(RUN_FILES.lossCurve, await lossCurvePng(r.history, { logScale: lossScale === "log" }));
+      await put(
+        RUN_FILES.lossCurve,
+        await lossCurvePng(r.history, { logScale: lossScale === "log" }),
+      );
       await put(RUN_FILES.inference, await inferencePng(r.valTruth, r.valPred, {}));
     } else {
       this.pngSkipped = render.reason ?? "PNG rendering is unavailable";

@@ -330,12 +330,17 @@ export async function train(
       notices: [],
     };
     if (out) {
-      result.files = await out.finish(result, {
-        kind: "model",
-        config: o.model,
-        scaler: dataset.scaler,
-        weights: model.stateDict(),
-      }, device.name, controls.lossScale ?? "log");
+      result.files = await out.finish(
+        result,
+        {
+          kind: "model",
+          config: o.model,
+          scaler: dataset.scaler,
+          weights: model.stateDict(),
+        },
+        device.name,
+        controls.lossScale ?? "log",
+      );
       if (out.pngSkipped) result.notices.push(`Charts not drawn: ${out.pngSkipped}`);
     }
     emit({ type: "end", result });

@@ -22,7 +22,7 @@ import { attentionScratchFloats } from "../ops/attention.ts";
 import { UserError } from "../util/errors.ts";
 import { compilePipeline, requestGpu, withErrorScope } from "./gpu.ts";
 import { gpuLayout, type GpuShape } from "./layout.ts";
-import { _CallState, type GpuPipelines } from "./state.ts";
+import { _CallState, _checkLimits, type GpuPipelines } from "./state.ts";
 import { groupsFor } from "./wgsl_common.ts";
 import { forwardWgsl } from "./wgsl_forward.ts";
 import { backwardWgsl, reduceWgsl } from "./wgsl_backward.ts";
@@ -246,6 +246,7 @@ class _WebGpuAttention implements AttentionImpl {
     if (site) {
       this.#sites.delete(key); // re-inserted below: Map order is the LRU order
     } else {
+      _checkLimits(this.#device, shape, gpuLayout(shape));
       const pipes = await this.#pipelines(shape);
       site = await _CallState.create(this.#device, shape, gpuLayout(shape), pipes);
       if (this.#sites.size >= MAX_CALL_SITES) {

@@ -48,11 +48,15 @@ export interface GpuLayout {
     timeBias: number;
     size: number;
   };
-  /** `st` (forward → backward): A (NT,Lq,L) | Â (NT,Lq,L) btsp | N (NT,Lq) btsp. */
+  /**
+   * `st` (forward → backward): A | Â (btsp) | N (NT,Lq) (btsp). A and Â of pair t are stored
+   * key-major, element (r, j) at (t·L + j)·Lq + r, so neighbouring invocations (query rows)
+   * touch neighbouring floats.
+   */
   st: { a: number; ahat: number; n: number; size: number };
   /** `out` (B, Lq, D), downloaded; `dout` has the same size. */
   out: { size: number };
-  /** `work` (backward only): dS (NT,Lq,L) | row partials (NT,Lq,NP) | (b,h) partials (NT,NP). */
+  /** `work` (backward only): dS (key-major like A) | row partials (NT,Lq,NP) | (b,h) partials (NT,NP). */
   work: { ds: number; rowPart: number; bhPart: number; size: number };
   /** `grads` (downloaded after backward): dqkv (B,L,3D) | disLogit (B,L,H) | params (3H btsp, 2 original). */
   grads: { qkv: number; isl: number; par: number; parCount: number; size: number };

@@ -67,33 +67,14 @@ export class _CallState {
     this.redGroup = p.reduce ? group(p.reduce, [this.work, this.grads]) : undefined;
   }
 
-  /**
-   * Check the sizes against the device limits (a user-fixable error: the batch is too big), then
-   * create everything inside an error scope.
-   */
+  /** Create everything inside an error scope (sizes already checked by {@linkcode _checkLimits}). */
   static async create(
     device: GPUDevice,
     shape: GpuShape,
     lay: GpuLayout,
     pipes: GpuPipelines,
   ): Promise<_CallState> {
-    const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-    const sizes: [string, number][] = [
-      ["input", lay.inp.size],
-      ["attention-weight", lay.st.size],
-      ["backward work", lay.work.size],
-      ["gradient", lay.grads.size],
-    ];
-    for (const [name, floats] of sizes) {
-      if (floats * 4 > limit || floats > MAX_FLOATS) {
-        const mib = (n: number) => (n / 2 ** 20).toFixed(0);
-        throw new UserError(
-          `Cannot run attention on WebGPU with batch ${shape.B}, length ${shape.L} and ` +
-            `${shape.H} heads: its ${name} buffer needs ${mib(floats * 4)} MiB and the adapter ` +
-            `allows ${mib(limit)} MiB; use a smaller batch size or --device wasm`,
-        );
-      }
-    }
+    _checkLimits(device, shape, lay);
     return await withErrorScope(
       device,
       "creating the attention buffers",
@@ -106,5 +87,29 @@ export class _CallState {
     for (const b of [this.inp, this.st, this.out, this.dout, this.work, this.grads]) b.destroy();
     this.outRead.destroy();
     this.gradRead.destroy();
+  }
+}
+
+/**
+ * Refuse a shape whose buffers exceed the device limits or the shaders' u32 indexing, before
+ * anything is compiled or allocated. A user-fixable error: the batch or the length is too big.
+ */
+export function _checkLimits(device: GPUDevice, shape: GpuShape, lay: GpuLayout): void {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const sizes: [string, number][] = [
+    ["input", lay.inp.size],
+    ["attention-weight", lay.st.size],
+    ["backward work", lay.work.size],
+    ["gradient", lay.grads.size],
+  ];
+  for (const [name, floats] of sizes) {
+    if (floats * 4 > limit || floats > MAX_FLOATS) {
+      const mib = (n: number) => (n / 2 ** 20).toFixed(0);
+      throw new UserError(
+        `Cannot run attention on WebGPU with batch ${shape.B}, length ${shape.L} and ` +
+          `${shape.H} heads: its ${name} buffer needs ${mib(floats * 4)} MiB and the adapter ` +
+          `allows ${mib(limit)} MiB; use a smaller batch size or --device wasm`,
+      );
+    }
   }
 }

@@ -64,9 +64,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     let r = i - QSTART;
     let row = t * LQ + r;
-    let aRow = ST_A + row * L;
-    let hRow = ST_AHAT + row * L;
-    let sRow = WK_DS + row * L;
+    let aRow = ST_A + t * L * LQ + r;
+    let hRow = ST_AHAT + t * L * LQ + r;
+    let sRow = WK_DS + t * L * LQ + r;
     var dc: array<f32, DH>;
     let o = outOff(b, h, r);
     for (var d = 0u; d < DH; d++) {
@@ -79,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var d = 0u; d < DH; d++) {
         s += dc[d] * inp[vj + d];
       }
-      work[sRow + j] = s;
+      work[sRow + j * LQ] = s;
     }
     var p0 = 0.0;
     var p1 = 0.0;
@@ -88,22 +88,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // Â = Ã / N  =>  dÃ_j = (dÂ_j − Σₖ Â_k dÂ_k) / N
       var rho = 0.0;
       for (var j = 0u; j < L; j++) {
-        rho += st[hRow + j] * work[sRow + j];
+        rho += st[hRow + j * LQ] * work[sRow + j * LQ];
       }
       let invN = 1.0 / st[ST_N + row];
       let isv = sigm(inp[IN_ISL + (b * L + i) * H + h]);
       var dis = 0.0;
       for (var j = 0u; j < L; j++) {
-        let a = st[aRow + j];
+        let a = st[aRow + j * LQ];
         let w = lagWindow(i, j, tauE, tauI);
         let sv = isv * w;
         let sp = sigm(10.0 * sv - 5.0);
         let sm = sigm(10.0 * sv - 1.0);
         let qp = (sp - QP_C) * QP_INV;
         let qm = (sm - QM_C) * QM_INV;
-        let dat = (work[sRow + j] - rho) * invN;
+        let dat = (work[sRow + j * LQ] - rho) * invN;
         // Ã = A + η·(q₊(s)(1 − A) − q₋(s)A)  =>  dA, dη, ds
-        work[sRow + j] = dat * (1.0 - et * (qp + qm));
+        work[sRow + j * LQ] = dat * (1.0 - et * (qp + qm));
         p2 += dat * (qp * (1.0 - a) - qm * a);
         let dsv = dat * et * ((1.0 - a) * sp * (1.0 - sp) * 10.0 * QP_INV
           - a * sm * (1.0 - sm) * 10.0 * QM_INV);
@@ -122,18 +122,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // A = softmax(S)  =>  dS_j = A_j (dA_j − Σₖ A_k dA_k)
     var rho2 = 0.0;
     for (var j = 0u; j < L; j++) {
-      rho2 += st[aRow + j] * work[sRow + j];
+      rho2 += st[aRow + j * LQ] * work[sRow + j * LQ];
     }
     // S = q·k/√Dh (+ σ(et_gate)·T + is_gate)  =>  dq_i = Σⱼ dS_j k_j/√Dh
     var dq: array<f32, DH>;
     for (var j = 0u; j < L; j++) {
-      let ds = st[aRow + j] * (work[sRow + j] - rho2);
+      let ds = st[aRow + j * LQ] * (work[sRow + j * LQ] - rho2);
       if (MODE == 2u) {
         p0 += ds * timeBias(i, j);
         p1 += ds;
       }
       let dss = ds * SCALE;
-      work[sRow + j] = dss;
+      work[sRow + j * LQ] = dss;
       let kj = qB + j * RS + D;
       for (var d = 0u; d < DH; d++) {
         dq[d] += dss * inp[kj + d];
@@ -158,8 +158,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var dv: array<f32, DH>;
     for (var r = 0u; r < LQ; r++) {
       let row = t * LQ + r;
-      let ds = work[WK_DS + row * L + j];
-      let ah = st[ST_AHAT + row * L + j];
+      let ds = work[WK_DS + (t * L + j) * LQ + r];
+      let ah = st[ST_AHAT + (t * L + j) * LQ + r];
       let qi = qB + (QSTART + r) * RS;
       let o = outOff(b, h, r);
       for (var d = 0u; d < DH; d++) {

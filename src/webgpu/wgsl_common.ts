@@ -20,7 +20,7 @@ function _sigmoid(x: number): number {
 }
 
 /** A WGSL f32 literal that keeps every bit of the f32 value. */
-export function _f(x: number): string {
+function _f(x: number): string {
   return Math.fround(x).toPrecision(9);
 }
 

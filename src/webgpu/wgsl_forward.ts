@@ -25,7 +25,7 @@ export function forwardWgsl(s: GpuShape, lay: GpuLayout): string {
 @group(0) @binding(1) var<storage, read_write> st: array<f32>;
 @group(0) @binding(2) var<storage, read_write> outp: array<f32>;
 
-// qkv (B, L, 3D), isLogit (B, L, H) -> out (B, Lq, D); st: A, Â (NT, Lq, L), N (NT, Lq)
+// qkv (B, L, 3D), isLogit (B, L, H) -> out (B, Lq, D); st: A, Â (NT, L, Lq), N (NT, Lq)
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let t = pairOf(wid);
@@ -44,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var r = lid; r < LQ; r += WG) {
     let i = QSTART + r;
     let row = t * LQ + r;
-    let aRow = ST_A + row * L;
+    let aRow = ST_A + t * L * LQ + r;
     var q: array<f32, DH>;
     for (var d = 0u; d < DH; d++) {
       q[d] = inp[qB + i * RS + d];
@@ -61,18 +61,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (MODE == 2u) {
         s += g * timeBias(i, j) + ig;
       }
-      st[aRow + j] = s;
+      st[aRow + j * LQ] = s;
       m = max(m, s);
     }
     var sum = 0.0;
     for (var j = 0u; j < L; j++) {
-      let e = exp(st[aRow + j] - m);
-      st[aRow + j] = e;
+      let e = exp(st[aRow + j * LQ] - m);
+      st[aRow + j * LQ] = e;
       sum += e;
     }
     let inv = 1.0 / sum;
     for (var j = 0u; j < L; j++) {
-      st[aRow + j] *= inv;
+      st[aRow + j * LQ] *= inv;
     }
     var pRow = aRow;
     if (MODE == 1u) {
@@ -81,20 +81,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let et = 0.5 * sigm(inp[IN_ETA + h]);
       let tauE = exp(inp[IN_TAU_ET + h]);
       let tauI = exp(inp[IN_TAU_IS + h]);
-      let hRow = ST_AHAT + row * L;
+      let hRow = ST_AHAT + t * L * LQ + r;
       var n = 0.0;
       for (var j = 0u; j < L; j++) {
-        let a = st[aRow + j];
+        let a = st[aRow + j * LQ];
         let sv = isv * lagWindow(i, j, tauE, tauI);
         let qp = (sigm(10.0 * sv - 5.0) - QP_C) * QP_INV;
         let qm = (sigm(10.0 * sv - 1.0) - QM_C) * QM_INV;
         let at = a + et * (qp * (1.0 - a) - qm * a);
-        st[hRow + j] = at;
+        st[hRow + j * LQ] = at;
         n += at;
       }
       let invN = 1.0 / n;
       for (var j = 0u; j < L; j++) {
-        st[hRow + j] *= invN;
+        st[hRow + j * LQ] *= invN;
       }
       st[ST_N + row] = n;
       pRow = hRow;
@@ -102,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // C_i = Σⱼ Â_ij·V_j
     var c: array<f32, DH>;
     for (var j = 0u; j < L; j++) {
-      let p = st[pRow + j];
+      let p = st[pRow + j * LQ];
       let vj = qB + j * RS + 2u * D;
       for (var d = 0u; d < DH; d++) {
         c[d] += p * inp[vj + d];

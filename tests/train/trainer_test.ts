@@ -28,7 +28,10 @@ Deno.test("trainer: the loss falls on the damped sine within a few epochs", asyn
   const r = await train({ ...TINY, epochs: 6 });
   const first = r.history[0], last = r.history[r.history.length - 1];
   assert.equal(r.history.length, 6);
-  assert.ok(last.trainMse < first.trainMse * 0.5, `train mse ${first.trainMse} -> ${last.trainMse}`);
+  assert.ok(
+    last.trainMse < first.trainMse * 0.5,
+    `train mse ${first.trainMse} -> ${last.trainMse}`,
+  );
   assert.ok(r.bestValMse < first.valMse * 0.5, `val mse ${first.valMse} -> ${r.bestValMse}`);
   for (const h of r.history) {
     assert.ok(Number.isFinite(h.valMse) && h.samplesPerSec > 0);
@@ -90,7 +93,9 @@ Deno.test("trainer: an abort abandons the epoch and keeps the last full one", as
     assert.equal(r.stopReason, "interrupted");
     assert.equal(r.epochs, 1);
     assert.equal(epochs, 1);
-    const { metadata } = decodeSafetensors(await Deno.readFile(join(dir, "checkpoints/last.safetensors")));
+    const { metadata } = decodeSafetensors(
+      await Deno.readFile(join(dir, "checkpoints/last.safetensors")),
+    );
     assert.equal(JSON.parse(metadata.train_state).epoch, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });

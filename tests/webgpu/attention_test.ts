@@ -194,6 +194,16 @@ for (const mode of ["standard", "btsp", "original"] as const) {
 }
 
 Deno.test({
+  name: `webgpu attention: more than 65535 (b, h) pairs use a 2-D dispatch${IGNORE_WHY}`,
+  ignore: NO_GPU,
+  fn: () =>
+    withImpl(async (impl) => {
+      // 16400·4 = 65600 workgroups: the last 65 are in the second row of the grid.
+      await compare(impl, "ref", { mode: "btsp", B: 16400, L: 2, H: 4, Dh: 1, qStart: 0 }, 5);
+    }),
+});
+
+Deno.test({
   name: `webgpu attention: repeated steps are bit-identical, call sites stay separate${IGNORE_WHY}`,
   ignore: NO_GPU,
   fn: () =>
@@ -248,6 +258,12 @@ Deno.test({
         await assert.rejects(() => impl.forward(be, { ...a, qStart: 3 }), UserError);
         await assert.rejects(() => impl.forward(be, { ...a, qkv: 0 }), /qkv = 0/);
         await assert.rejects(() => impl.forward(be, { ...a, mode: "btsp" }), /isLogit = 0/);
+        // A (B·H·L² floats) larger than any buffer the adapter allows: a user error naming the size.
+        const L = 1 << 16, big = be.heap.alloc(L * 3);
+        await assert.rejects(
+          () => impl.forward(be, { ...a, L, qkv: big, out: be.heap.alloc(L), scratch: 0 }),
+          (e: Error) => e instanceof UserError && /length 65536 .* MiB/.test(e.message),
+        );
         impl.close();
         await assert.rejects(() => impl.forward(be, a), /used after close\(\)/);
       } finally {

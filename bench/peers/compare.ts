@@ -1,0 +1,110 @@
+/**
+ * Side-by-side training throughput: ours (Wasm) vs the PyTorch peer (bench/peers/train_torch.py,
+ * eager, OpenBLAS), same config and batch, alternating runs so both see the same machine load.
+ * Prints ratios (ours / PyTorch) per thread count and mode; `--json` prints JSON.
+ *
+ * Usage: deno run -A bench/peers/compare.ts [--rounds 3] [--steps 20] [--threads 1,2]
+ *        [--modes btsp,standard] [--json]
+ *
+ * PyTorch comes from Debian (apt-get install python3-torch libopenblas0-openmp) and runs as
+ * /usr/bin/python3; when it is absent the comparison is skipped with a message.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { measure } from "../train_throughput.ts";
+import type { AttentionMode } from "../../src/ops/attention.ts";
+
+const PEER = new URL("./train_torch.py", import.meta.url).pathname;
+
+async function findPython(): Promise<string | undefined> {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    try {
+      const r = await new Deno.Command(py, { args: ["-c", "import torch"], stderr: "null" })
+        .output();
+      if (r.success) return py;
+    } catch {
+      // not installed
+    }
+  }
+  return undefined;
+}
+
+interface PeerResult {
+  samples_per_s: number;
+  blas: string[] | string;
+  torch?: string;
+}
+
+async function peer(
+  py: string,
+  mode: string,
+  threads: number,
+  steps: number,
+  lastOnly: boolean,
+): Promise<PeerResult> {
+  const args = [PEER, "--threads", String(threads), "--mode", mode, "--steps", String(steps)];
+  if (lastOnly) args.push("--last_only");
+  const r = await new Deno.Command(py, { args, stdout: "piped", stderr: "piped" }).output();
+  const out = new TextDecoder().decode(r.stdout).trim().split("\n").pop() ?? "";
+  if (!r.success) throw new Error(`PyTorch peer failed: ${new TextDecoder().decode(r.stderr)}`);
+  return JSON.parse(out);
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      json: { type: "boolean", default: false },
+      rounds: { type: "string", default: "3" },
+      steps: { type: "string", default: "20" },
+      threads: { type: "string", default: "1,2" },
+      modes: { type: "string", default: "btsp,standard" },
+    },
+  });
+  const py = await findPython();
+  if (!py) {
+    console.log(
+      "PyTorch is not installed: skipping the comparison (apt-get install python3-torch libopenblas0-openmp)",
+    );
+    Deno.exit(0);
+  }
+  const rounds = Number(values.rounds), steps = Number(values.steps);
+  const rows = [];
+  let blas: unknown;
+  for (const mode of values.modes.split(",") as AttentionMode[]) {
+    for (const threads of values.threads.split(",").map(Number)) {
+      const ours: number[] = [], full: number[] = [], last: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        ours.push(measure(mode, threads, steps).trainSamplesPerSec);
+        const f = await peer(py, mode, threads, steps, false);
+        full.push(f.samples_per_s);
+        blas = f.blas;
+        last.push((await peer(py, mode, threads, steps, true)).samples_per_s);
+      }
+      const row = {
+        mode,
+        threads,
+        ours: median(ours),
+        torch: median(full),
+        torchLastOnly: median(last),
+        ratio: median(ours) / median(full),
+        ratioLastOnly: median(ours) / median(last),
+      };
+      rows.push(row);
+      if (!values.json) {
+        console.log(
+          `${mode.padEnd(8)} threads ${threads}: ours ${row.ours.toFixed(0)} samples/s | ` +
+            `PyTorch ${row.torch.toFixed(0)} (×${row.ratio.toFixed(2)}) | ` +
+            `PyTorch last-position-only ${row.torchLastOnly.toFixed(0)} (×${
+              row.ratioLastOnly.toFixed(2)
+            })`,
+        );
+      }
+    }
+  }
+  if (values.json) console.log(JSON.stringify({ rounds, steps, blas, rows }));
+  else console.log(`PyTorch BLAS: ${JSON.stringify(blas)} (medians of ${rounds} alternating rounds)`);
+}
