@@ -128,7 +128,9 @@ function _score(
   }
   const count = ds.valIndex.length * K;
   if (count === 0) {
-    throw new UserError(`Cannot score a baseline on "${ds.description}": it has no validation windows`);
+    throw new UserError(
+      `Cannot score a baseline on "${ds.description}": it has no validation windows`,
+    );
   }
   const mse = sq / count;
   if (!Number.isFinite(mse)) {
@@ -143,7 +145,9 @@ function _checkedSeries(ds: Dataset): Float64Array {
   for (let i = 0; i < s.length; i++) {
     if (!Number.isFinite(s[i])) {
       throw new UserError(
-        `Cannot fit a baseline on "${ds.description}": value ${i} is ${s[i]}, expected a finite number`,
+        `Cannot fit a baseline on "${ds.description}": value ${i} is ${
+          s[i]
+        }, expected a finite number`,
       );
     }
   }

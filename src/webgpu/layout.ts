@@ -64,7 +64,8 @@ export interface GpuLayout {
 
 /** Buffers are padded to whole 16-byte vectors and never empty (a 0-byte binding is invalid). */
 function _pad(n: number): number {
-  return Math.max(4, (n + 3) & ~3);
+  // Arithmetic, not `& ~3`: sizes can pass 2³¹ and must then fail the limit check, not wrap.
+  return Math.max(4, Math.ceil(n / 4) * 4);
 }
 
 /**
