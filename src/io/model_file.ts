@@ -70,7 +70,11 @@ export async function readModelFile(path: string, hints: ModelFileHints = {}): P
  * }
  * ```
  */
-export function parseModelFile(bytes: Uint8Array, path: string, hints: ModelFileHints): ModelFile {
+export function parseModelFile(
+  bytes: Uint8Array,
+  path: string,
+  hints: ModelFileHints = {},
+): ModelFile {
   // A zip (torch.save) starts with "PK"; safetensors with a little-endian header length.
   if (bytes.length >= 2 && bytes[0] === 0x50 && bytes[1] === 0x4b) {
     let tensors: NamedTensors;

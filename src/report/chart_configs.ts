@@ -71,7 +71,7 @@ function _line(label: string, color: string, data: XY[], extra: Record<string, u
  * import { lossCurveConfig } from "./chart_configs.ts";
  * const row = (epoch: number, v: number) => ({
  *   epoch, trainLoss: v, trainMse: v, trainMae: v, trainRmse: v,
-    trainMseOrig: v, trainMaeOrig: v, trainRmseOrig: v, valMse: v, valMae: v,
+ *   trainMseOrig: v, trainMaeOrig: v, trainRmseOrig: v, valMse: v, valMae: v,
  *   valRmse: v, valMseOrig: v, valMaeOrig: v, valRmseOrig: v, lr: 1e-3, bestValMse: v,
  *   bestEpoch: epoch, seconds: 1, samplesPerSec: 1,
  * });

@@ -185,7 +185,7 @@ function _draw(canvas: Canvas, config: ChartConfiguration<"line", XY[]>): LineCh
  * if ((await canRenderPng()).ok) {
  *   const row = (epoch: number, v: number) => ({
  *     epoch, trainLoss: v, trainMse: v, trainMae: v, trainRmse: v,
-    trainMseOrig: v, trainMaeOrig: v, trainRmseOrig: v, valMse: v, valMae: v,
+ *   trainMseOrig: v, trainMaeOrig: v, trainRmseOrig: v, valMse: v, valMae: v,
  *     valRmse: v, valMseOrig: v, valMaeOrig: v, valRmseOrig: v, lr: 1e-3, bestValMse: v,
  *     bestEpoch: epoch, seconds: 1, samplesPerSec: 1,
  *   });

@@ -150,7 +150,7 @@ const _BOOT = `
  * import { reportHtml } from "./html.ts";
  * const m = {
  *   epoch: 1, trainLoss: 0.5, trainMse: 0.5, trainMae: 0.6, trainRmse: 0.71,
-    trainMseOrig: 0.71, trainMaeOrig: 0.71, trainRmseOrig: 0.71,
+ *   trainMseOrig: 0.71, trainMaeOrig: 0.71, trainRmseOrig: 0.71,
  *   valMse: 0.4, valMae: 0.5, valRmse: 0.63, valMseOrig: 0.1, valMaeOrig: 0.2,
  *   valRmseOrig: 0.32, lr: 1e-3, bestValMse: 0.4, bestEpoch: 1, seconds: 2.5, samplesPerSec: 400,
  * };

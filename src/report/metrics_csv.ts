@@ -43,7 +43,7 @@ function _num(v: number): string {
  * import { metricsCsv } from "./metrics_csv.ts";
  * const row = {
  *   epoch: 1, trainLoss: 0.5, trainMse: 0.5, trainMae: 0.6, trainRmse: 0.71,
-    trainMseOrig: 0.71, trainMaeOrig: 0.71, trainRmseOrig: 0.71,
+ *   trainMseOrig: 0.71, trainMaeOrig: 0.71, trainRmseOrig: 0.71,
  *   valMse: 0.4, valMae: 0.5, valRmse: 0.63, valMseOrig: 0.1, valMaeOrig: 0.2,
  *   valRmseOrig: 0.32, lr: 1e-3, bestValMse: 0.4, bestEpoch: 1, seconds: 2.5, samplesPerSec: 400,
  * };
@@ -76,7 +76,7 @@ export function metricsCsv(rows: EpochMetrics[]): string {
  * import { metricsCsv, parseMetricsCsv } from "./metrics_csv.ts";
  * const row = {
  *   epoch: 1, trainLoss: 0.5, trainMse: 0.5, trainMae: 0.6, trainRmse: 0.71,
-    trainMseOrig: 0.71, trainMaeOrig: 0.71, trainRmseOrig: 0.71,
+ *   trainMseOrig: 0.71, trainMaeOrig: 0.71, trainRmseOrig: 0.71,
  *   valMse: 0.4, valMae: 0.5, valRmse: 0.63, valMseOrig: 0.1, valMaeOrig: 0.2,
  *   valRmseOrig: 0.32, lr: 1e-3, bestValMse: 0.4, bestEpoch: 1, seconds: 2.5, samplesPerSec: 400,
  * };
