@@ -146,7 +146,7 @@ export const TRAINING: Readonly<TrainOptionsInput> = {
  */
 export function meanStd(xs: readonly number[]): MeanStd {
   const n = xs.length;
-  if (n === 0) return { mean: NaN, std: NaN };
+  if (n === 0) throw new RangeError("Cannot summarize an empty list of values");
   const mean = xs.reduce((a, b) => a + b, 0) / n;
   const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
   return { mean, std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0 };

@@ -110,16 +110,21 @@ export async function evalCommand(args: string[]): Promise<number> {
     off += c;
   }
   const device = await selectDevice(v.device as DeviceName);
-  const model = BTSPFormer.create(cfg, {
-    backend: device.backend,
-    threads: v.threads as number | undefined,
-  });
   let pred: Float32Array;
   try {
-    model.loadStateDict(file.weights);
-    pred = model.predict(x, v.batch_size as number);
+    const model = BTSPFormer.create(cfg, {
+      backend: device.backend,
+      threads: v.threads as number | undefined,
+      attention: device.attention,
+    });
+    try {
+      model.loadStateDict(file.weights);
+      pred = await model.predictAsync(x, v.batch_size as number);
+    } finally {
+      model.close();
+    }
   } finally {
-    model.close();
+    device.attention?.close();
   }
   let sq = 0, ab = 0, psq = 0, pab = 0;
   for (let i = 0; i < n; i++) {

@@ -87,16 +87,21 @@ export async function predictCommand(args: string[]): Promise<number> {
     for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean) / std;
   }
   const device = await selectDevice(v.device as DeviceName);
-  const model = BTSPFormer.create(file.config, {
-    backend: device.backend,
-    threads: v.threads as number | undefined,
-  });
   let pred: Float32Array;
   try {
-    model.loadStateDict(file.weights);
-    pred = model.predict(x, v.batch_size as number);
+    const model = BTSPFormer.create(file.config, {
+      backend: device.backend,
+      threads: v.threads as number | undefined,
+      attention: device.attention,
+    });
+    try {
+      model.loadStateDict(file.weights);
+      pred = await model.predictAsync(x, v.batch_size as number);
+    } finally {
+      model.close();
+    }
   } finally {
-    model.close();
+    device.attention?.close();
   }
   const K = file.config.horizon;
   const lines: string[] = [];

@@ -74,6 +74,9 @@ export interface _Acts {
 /**
  * Allocate every activation buffer for `cap` windows on `heap` (zero-filled).
  *
+ * `attentionScratch: false` leaves every block's `scratch` at 0, for an attention that keeps its
+ * saved state itself (WebGPU keeps it on the GPU, keyed by the distinct `qkv` of each block).
+ *
  * @example
  * ```ts
  * import { _planActs } from "./acts.ts";
@@ -82,13 +85,22 @@ export interface _Acts {
  * const heap = new Heap();
  * const acts = _planActs(heap, resolveModelConfig({ seqLen: 8, modelDim: 8, heads: 2 }), 4);
  * console.log(acts.cap, acts.resid.length); // 4 3
+ * const gpu = _planActs(heap, resolveModelConfig({ seqLen: 8, modelDim: 8, heads: 2 }), 4, {
+ *   attentionScratch: false,
+ * });
+ * console.log(gpu.blocks[0].scratch); // 0
  * ```
  */
-export function _planActs(heap: Heap, cfg: ModelConfig, cap: number): _Acts {
+export function _planActs(
+  heap: Heap,
+  cfg: ModelConfig,
+  cap: number,
+  opts: { attentionScratch?: boolean } = {},
+): _Acts {
   const L = cfg.seqLen, D = cfg.modelDim, H = cfg.heads, F = 4 * D;
   const BL = cap * L;
   const btsp = cfg.attention === "btsp";
-  const scratchFloats = Math.max(
+  const scratchFloats = opts.attentionScratch === false ? 0 : Math.max(
     attentionScratchFloats(cfg.attention, cap, L, D, H, 0),
     cfg.attention === "original" ? 0 : attentionScratchFloats(cfg.attention, cap, L, D, H, L - 1),
   );

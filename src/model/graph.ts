@@ -13,6 +13,10 @@
  * masks are drawn over its B rows rather than B·L: an equally distributed, different draw
  * (eval-mode outputs and gradients are identical either way).
  *
+ * The passes are generators that yield where they need attention, so one copy of the graph runs
+ * both on the CPU ({@linkcode _runSync}) and with an asynchronous attention such as WebGPU
+ * ({@linkcode _runAsync}).
+ *
  * @module
  */
 import type { Backend } from "../engine/backend.ts";
@@ -25,7 +29,13 @@ import { geluBackward, geluForward } from "../ops/gelu.ts";
 import { addForward, gatherRows, scatterRowsAdd } from "../ops/residual.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import { embedBackward, embedForward } from "../ops/embed.ts";
-import { attentionBackward, attentionForward } from "../ops/attention.ts";
+import {
+  attentionBackward,
+  type AttentionBackwardArgs,
+  attentionForward,
+  type AttentionForwardArgs,
+} from "../ops/attention.ts";
+import type { AttentionImpl } from "../webgpu/attention.ts";
 
 /** Everything one pass needs. */
 export interface _PassCtx {
@@ -96,7 +106,7 @@ function _zero(be: Backend, ptr: number, n: number): void {
   be.heap.f32.fill(0, ptr >> 2, (ptr >> 2) + n);
 }
 
-function _attnArgs(c: _PassCtx, n: number, qStart: number) {
+function _attnArgs(c: _PassCtx, n: number, qStart: number): AttentionForwardArgs {
   const l = c.A.blocks[n], p = c.P.blocks[n], cfg = c.cfg;
   return {
     mode: cfg.attention,
@@ -119,6 +129,72 @@ function _attnArgs(c: _PassCtx, n: number, qStart: number) {
   };
 }
 
+/** Attention a pass needs before it can go on; the driver runs it, then resumes the pass. */
+export type _AttnRequest =
+  | { kind: "forward"; args: AttentionForwardArgs }
+  | { kind: "backward"; args: AttentionBackwardArgs };
+
+/** A pass (or a sequence of passes) that yields its attention calls and returns `T`. */
+export type _Pass<T> = Generator<_AttnRequest, T, void>;
+
+/**
+ * Drive a pass to its end with the CPU attention ops of `be`.
+ *
+ * @example
+ * ```ts
+ * import { _runSync } from "./graph.ts";
+ * import { createBackend } from "../engine/backend.ts";
+ * function* noAttention() {
+ *   return 42;
+ * }
+ * const be = createBackend("ref");
+ * console.log(_runSync(noAttention(), be)); // 42
+ * be.close();
+ * ```
+ */
+export function _runSync<T>(pass: _Pass<T>, be: Backend): T {
+  for (;;) {
+    const r = pass.next();
+    if (r.done) return r.value;
+    if (r.value.kind === "forward") attentionForward(be, r.value.args);
+    else attentionBackward(be, r.value.args);
+  }
+}
+
+/**
+ * Drive a pass to its end, awaiting `impl` for every attention call (one at a time, in order).
+ *
+ * @example
+ * ```ts
+ * import { _runAsync } from "./graph.ts";
+ * import { createBackend } from "../engine/backend.ts";
+ * import type { AttentionImpl } from "../webgpu/attention.ts";
+ * const calls: string[] = [];
+ * const impl: AttentionImpl = {
+ *   name: "log",
+ *   forward: async () => void calls.push("forward"),
+ *   backward: async () => void calls.push("backward"),
+ *   close: () => {},
+ * };
+ * function* pass(a: any) {
+ *   yield { kind: "forward" as const, args: a };
+ *   yield { kind: "backward" as const, args: a };
+ *   return calls.length;
+ * }
+ * const be = createBackend("ref");
+ * console.log(await _runAsync(pass({}), be, impl), calls); // 2 [ "forward", "backward" ]
+ * be.close();
+ * ```
+ */
+export async function _runAsync<T>(pass: _Pass<T>, be: Backend, impl: AttentionImpl): Promise<T> {
+  for (;;) {
+    const r = pass.next();
+    if (r.done) return r.value;
+    if (r.value.kind === "forward") await impl.forward(be, r.value.args);
+    else await impl.backward(be, r.value.args);
+  }
+}
+
 /**
  * Run the model on the first `B` windows of the input buffer.
  *
@@ -134,7 +210,7 @@ function _attnArgs(c: _PassCtx, n: number, qStart: number) {
  * m.close();
  * ```
  */
-export function _forwardPass(c: _PassCtx): { pred: number; headIn: number } {
+export function* _forwardPass(c: _PassCtx): _Pass<{ pred: number; headIn: number }> {
   const { be, cfg, P, A, B } = c;
   const L = cfg.seqLen, D = cfg.modelDim, H = cfg.heads, F = 4 * D, D2 = D / 2;
   const BL = B * L;
@@ -148,7 +224,7 @@ export function _forwardPass(c: _PassCtx): { pred: number; headIn: number } {
     layernormForward(be, l.ln1, l.mean1, l.rstd1, hin, w.ln1w, w.ln1b, BL, D);
     linearForward(be, l.qkv, l.ln1, w.wqkv, w.bqkv, BL, D, 3 * D);
     if (l.isl) linearForward(be, l.isl, l.ln1, w.isw, w.isb, BL, D, H);
-    attentionForward(be, _attnArgs(c, n, qStart));
+    yield { kind: "forward", args: _attnArgs(c, n, qStart) };
     linearForward(be, A.tmp, l.att, w.wo, w.bo, R, D, D);
     let base = hin;
     if (exact) {
@@ -193,7 +269,7 @@ export function _forwardPass(c: _PassCtx): { pred: number; headIn: number } {
  * m.close();
  * ```
  */
-export function _backwardPass(c: _PassCtx, headIn: number, dpred: number): void {
+export function* _backwardPass(c: _PassCtx, headIn: number, dpred: number): _Pass<void> {
   const { be, cfg, P, G, A, B } = c;
   const L = cfg.seqLen, D = cfg.modelDim, H = cfg.heads, F = 4 * D, D2 = D / 2;
   const BL = B * L, N = cfg.layers;
@@ -258,7 +334,7 @@ export function _backwardPass(c: _PassCtx, headIn: number, dpred: number): void 
     // att = Attn(qkv, isLogit)
     _zero(be, A.dqkv, BL * 3 * D);
     if (A.disl) _zero(be, A.disl, BL * H);
-    attentionBackward(be, {
+    const args: AttentionBackwardArgs = {
       ..._attnArgs(c, n, qStart),
       dout: A.datt,
       dqkv: A.dqkv,
@@ -268,7 +344,8 @@ export function _backwardPass(c: _PassCtx, headIn: number, dpred: number): void 
       deta: g.eta,
       detGate: g.etGate,
       disGate: g.isGate,
-    });
+    };
+    yield { kind: "backward", args };
     // isLogit = ln1·is_projᵀ + a;  qkv = ln1·W_qkvᵀ + b_qkv
     _zero(be, A.dln, BL * D);
     if (A.disl) linearBackward(be, A.dln, g.isw, g.isb, A.disl, l.ln1, w.isw, BL, D, H);

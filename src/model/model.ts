@@ -11,7 +11,17 @@ import { initParams, type ParamInfo, paramLayout } from "./params.ts";
 import { positionalEncoding } from "./posenc.ts";
 import { type _ParamPtrs, _paramPtrs } from "./ptrs.ts";
 import { type _Acts, _planActs } from "./acts.ts";
-import { _backwardPass, _dropoutSites, _forwardPass, type _PassCtx, _siteKeys } from "./graph.ts";
+import {
+  _backwardPass,
+  _dropoutSites,
+  _forwardPass,
+  type _Pass,
+  type _PassCtx,
+  _runAsync,
+  _runSync,
+  _siteKeys,
+} from "./graph.ts";
+import type { AttentionImpl } from "../webgpu/attention.ts";
 import { UserError } from "../util/errors.ts";
 
 /** How to run a model. */
@@ -22,6 +32,14 @@ export interface ModelOptions {
   threads?: number;
   /** Seed of the parameter initialisation and of the default dropout keys. Default 0. */
   seed?: number;
+  /**
+   * Run attention with this implementation (WebGPU, from `selectDevice`) instead of the CPU
+   * backend. The model does not own it: the caller closes it after the model is done with it.
+   * Only the async methods (`forwardAsync`, `backwardAsync`, `predictAsync`) work then. Models
+   * sharing one implementation must not interleave their passes: it pairs a backward with the
+   * forward of the same block by shape and `qkv` pointer.
+   */
+  attention?: AttentionImpl;
 }
 
 /** A state dict: spec §6 names to shape and values. */
@@ -39,6 +57,18 @@ export type StateDict = Map<string, { shape: number[]; data: Float32Array }>;
  * const pred = m.forward(1, { training: true, key0: 1, key1: 7 });
  * m.backward(1, pred); // d(½·pred²)/dpred = pred
  * m.close();
+ * ```
+ *
+ * @example With an asynchronous attention (WebGPU), use the async methods
+ * ```ts
+ * import { BTSPFormer } from "./model.ts";
+ * import { createWebGpuAttention } from "../webgpu/attention.ts";
+ * const gpu = await createWebGpuAttention();
+ * const attention = gpu.ok ? gpu.impl : undefined; // undefined: CPU attention
+ * const m = BTSPFormer.create({ seqLen: 4, modelDim: 8, heads: 2, layers: 1 }, { attention });
+ * console.log((await m.predictAsync([[0, 0.1, 0.2, 0.3]])).length); // 1
+ * m.close();
+ * attention?.close();
  * ```
  */
 export class BTSPFormer {
@@ -74,12 +104,22 @@ export class BTSPFormer {
   #steps = 0;
   #last: { ctx: _PassCtx; headIn: number } | undefined;
   #closed = false;
+  #attn: AttentionImpl | undefined;
+  /** An async pass is in flight: the arenas are in use across awaits. */
+  #busy = false;
 
-  private constructor(cfg: ModelConfig, be: Backend, owns: boolean, seed: number) {
+  private constructor(
+    cfg: ModelConfig,
+    be: Backend,
+    owns: boolean,
+    seed: number,
+    attn: AttentionImpl | undefined,
+  ) {
     this.config = cfg;
     this.backend = be;
     this.#ownsBackend = owns;
     this.#seed = seed;
+    this.#attn = attn;
     const layout = paramLayout(cfg);
     this.layout = layout;
     this.numParams = layout.reduce((s, p) => s + p.size, 0);
@@ -125,9 +165,52 @@ export class BTSPFormer {
       if (t !== undefined && (!Number.isInteger(t) || t < 1)) {
         throw new UserError(`Invalid thread count ${t}: expected a positive integer`);
       }
-      return new BTSPFormer(cfg, createBackend(b, { threads: t }), true, seed);
+      return new BTSPFormer(cfg, createBackend(b, { threads: t }), true, seed, opts.attention);
     }
-    return new BTSPFormer(cfg, b, false, seed);
+    return new BTSPFormer(cfg, b, false, seed, opts.attention);
+  }
+
+  /**
+   * Where attention runs: the name of the attention implementation, or of the CPU backend.
+   *
+   * @example
+   * ```ts
+   * import { BTSPFormer } from "./model.ts";
+   * const m = BTSPFormer.create({ layers: 1 }, { backend: "ref" });
+   * console.log(m.attentionDevice); // ref
+   * m.close();
+   * ```
+   */
+  get attentionDevice(): string {
+    return this.#attn ? this.#attn.name : this.backend.name;
+  }
+
+  /**
+   * Stop using the attention implementation given to {@linkcode BTSPFormer.create}: attention
+   * runs on the CPU backend from now on, and the sync methods work again (the caller may close
+   * the implementation afterwards). The input buffer and the last forward pass are dropped.
+   *
+   * @example
+   * ```ts
+   * import { BTSPFormer } from "./model.ts";
+   * import { createWebGpuAttention } from "../webgpu/attention.ts";
+   * const gpu = await createWebGpuAttention();
+   * const attention = gpu.ok ? gpu.impl : undefined;
+   * const m = BTSPFormer.create({ seqLen: 2, modelDim: 4, heads: 1, layers: 1 }, { attention });
+   * m.useCpuAttention();
+   * attention?.close();
+   * console.log(m.predict([[1, 2]]).length); // 1
+   * m.close();
+   * ```
+   */
+  useCpuAttention(): void {
+    this.#alive();
+    if (!this.#attn) return;
+    this.#attn = undefined;
+    // The activations were planned without attention scratch: plan them again on next use.
+    this.#acts = undefined;
+    this.#inputRows = 0;
+    this.#last = undefined;
   }
 
   /**
@@ -144,6 +227,10 @@ export class BTSPFormer {
    */
   setInput(x: Float32Array | number[][], B: number): void {
     this.#alive();
+    this.#setInput(x, B);
+  }
+
+  #setInput(x: Float32Array | number[][], B: number): void {
     const L = this.config.seqLen;
     if (!Number.isInteger(B) || B < 1) {
       throw new UserError(`Invalid batch size ${B}: expected a positive integer`);
@@ -201,6 +288,115 @@ export class BTSPFormer {
    */
   forward(B: number, opts: { training: boolean; key0?: number; key1?: number }): number {
     this.#alive();
+    this.#cpuOnly();
+    return _runSync(this.#forwardPass(B, opts), this.backend);
+  }
+
+  /**
+   * {@linkcode BTSPFormer.forward} that also works with an asynchronous attention (WebGPU). With
+   * CPU attention it is the same computation, to the bit.
+   *
+   * @returns the byte offset of the predictions, B·horizon floats.
+   *
+   * @example
+   * ```ts
+   * import { BTSPFormer } from "./model.ts";
+   * const m = BTSPFormer.create({ seqLen: 3, modelDim: 4, heads: 2, layers: 1 }, { backend: "ref" });
+   * m.setInput([[1, 2, 3]], 1);
+   * const ptr = await m.forwardAsync(1, { training: false });
+   * console.log(ptr === m.forward(1, { training: false })); // true
+   * m.close();
+   * ```
+   */
+  forwardAsync(
+    B: number,
+    opts: { training: boolean; key0?: number; key1?: number },
+  ): Promise<number> {
+    return this.#drive(() => this.#forwardPass(B, opts));
+  }
+
+  /**
+   * Zero the gradient arena, then backpropagate `dpred` (byte offset, B·horizon floats) through
+   * the last forward pass, which must have been on the same `B`.
+   *
+   * @example
+   * ```ts
+   * import { BTSPFormer } from "./model.ts";
+   * const m = BTSPFormer.create({ seqLen: 3, modelDim: 4, heads: 2, layers: 1 }, { backend: "ref" });
+   * m.setInput([[1, 2, 3]], 1);
+   * const pred = m.forward(1, { training: true });
+   * m.backward(1, pred);
+   * console.log(m.backend.heap.read(m.gradsPtr, m.numTrainable).some((g) => g !== 0)); // true
+   * m.close();
+   * ```
+   */
+  backward(B: number, dpredPtr: number): void {
+    this.#alive();
+    this.#cpuOnly();
+    _runSync(this.#backwardPass(B, dpredPtr), this.backend);
+  }
+
+  /**
+   * {@linkcode BTSPFormer.backward} that also works with an asynchronous attention (WebGPU); the
+   * last forward pass must have been a `forwardAsync` then.
+   *
+   * @example
+   * ```ts
+   * import { BTSPFormer } from "./model.ts";
+   * const m = BTSPFormer.create({ seqLen: 3, modelDim: 4, heads: 2, layers: 1 }, { backend: "ref" });
+   * m.setInput([[1, 2, 3]], 1);
+   * const pred = await m.forwardAsync(1, { training: true });
+   * await m.backwardAsync(1, pred);
+   * console.log(m.backend.heap.read(m.gradsPtr, m.numTrainable).some((g) => g !== 0)); // true
+   * m.close();
+   * ```
+   */
+  backwardAsync(B: number, dpredPtr: number): Promise<void> {
+    return this.#drive(() => this.#backwardPass(B, dpredPtr));
+  }
+
+  /**
+   * Eval-mode predictions for every window, `batchSize` windows per forward pass, in order.
+   * In `original` mode the outputs depend on how windows are batched (spec §5).
+   * Overwrites the input buffer.
+   *
+   * @returns n·horizon floats, window by window.
+   *
+   * @example
+   * ```ts
+   * import { BTSPFormer } from "./model.ts";
+   * const m = BTSPFormer.create({ seqLen: 2, modelDim: 4, heads: 2, layers: 1 }, { backend: "ref" });
+   * console.log(m.predict([[0, 1], [1, 0], [0, 0]], 2).length); // 3
+   * m.close();
+   * ```
+   */
+  predict(windows: Float32Array | number[][], batchSize = 256): Float32Array {
+    this.#alive();
+    this.#cpuOnly();
+    return _runSync(this.#predictPass(windows, batchSize), this.backend);
+  }
+
+  /**
+   * {@linkcode BTSPFormer.predict} that also works with an asynchronous attention (WebGPU).
+   *
+   * @returns n·horizon floats, window by window.
+   *
+   * @example
+   * ```ts
+   * import { BTSPFormer } from "./model.ts";
+   * const m = BTSPFormer.create({ seqLen: 2, modelDim: 4, heads: 2, layers: 1 }, { backend: "ref" });
+   * console.log((await m.predictAsync([[0, 1], [1, 0], [0, 0]], 2)).length); // 3
+   * m.close();
+   * ```
+   */
+  predictAsync(windows: Float32Array | number[][], batchSize = 256): Promise<Float32Array> {
+    return this.#drive(() => this.#predictPass(windows, batchSize));
+  }
+
+  *#forwardPass(
+    B: number,
+    opts: { training: boolean; key0?: number; key1?: number },
+  ): _Pass<number> {
     if (!this.#acts || !Number.isInteger(B) || B < 1 || B > this.#inputRows) {
       throw new UserError(
         `Cannot run forward on ${B} windows: setInput holds ${this.#inputRows} windows`,
@@ -222,28 +418,14 @@ export class BTSPFormer {
       exactLast: this._exactLast,
       regroup: this._regroup,
     };
-    const { pred, headIn } = _forwardPass(ctx);
+    // A pass that fails half way leaves nothing a backward could use.
+    this.#last = undefined;
+    const { pred, headIn } = yield* _forwardPass(ctx);
     this.#last = { ctx, headIn };
     return pred;
   }
 
-  /**
-   * Zero the gradient arena, then backpropagate `dpred` (byte offset, B·horizon floats) through
-   * the last forward pass, which must have been on the same `B`.
-   *
-   * @example
-   * ```ts
-   * import { BTSPFormer } from "./model.ts";
-   * const m = BTSPFormer.create({ seqLen: 3, modelDim: 4, heads: 2, layers: 1 }, { backend: "ref" });
-   * m.setInput([[1, 2, 3]], 1);
-   * const pred = m.forward(1, { training: true });
-   * m.backward(1, pred);
-   * console.log(m.backend.heap.read(m.gradsPtr, m.numTrainable).some((g) => g !== 0)); // true
-   * m.close();
-   * ```
-   */
-  backward(B: number, dpredPtr: number): void {
-    this.#alive();
+  *#backwardPass(B: number, dpredPtr: number): _Pass<void> {
     const last = this.#last;
     if (!last || last.ctx.B !== B) {
       throw new UserError(
@@ -253,26 +435,10 @@ export class BTSPFormer {
       );
     }
     this.backend.heap.f32.fill(0, this.gradsPtr >> 2, (this.gradsPtr >> 2) + this.numParams);
-    _backwardPass(last.ctx, last.headIn, dpredPtr);
+    yield* _backwardPass(last.ctx, last.headIn, dpredPtr);
   }
 
-  /**
-   * Eval-mode predictions for every window, `batchSize` windows per forward pass, in order.
-   * In `original` mode the outputs depend on how windows are batched (spec §5).
-   * Overwrites the input buffer.
-   *
-   * @returns n·horizon floats, window by window.
-   *
-   * @example
-   * ```ts
-   * import { BTSPFormer } from "./model.ts";
-   * const m = BTSPFormer.create({ seqLen: 2, modelDim: 4, heads: 2, layers: 1 }, { backend: "ref" });
-   * console.log(m.predict([[0, 1], [1, 0], [0, 0]], 2).length); // 3
-   * m.close();
-   * ```
-   */
-  predict(windows: Float32Array | number[][], batchSize = 256): Float32Array {
-    this.#alive();
+  *#predictPass(windows: Float32Array | number[][], batchSize: number): _Pass<Float32Array> {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new UserError(`Invalid batch size ${batchSize}: expected a positive integer`);
     }
@@ -289,11 +455,32 @@ export class BTSPFormer {
       const part = windows instanceof Float32Array
         ? windows.subarray(s * L, (s + b) * L)
         : windows.slice(s, s + b);
-      this.setInput(part, b);
-      const ptr = this.forward(b, { training: false });
+      this.#setInput(part, b);
+      const ptr = yield* this.#forwardPass(b, { training: false });
       out.set(this.backend.heap.read(ptr, b * K), s * K);
     }
     return out;
+  }
+
+  /** Run a pass with the attention implementation, or on the CPU when there is none. */
+  async #drive<T>(pass: () => _Pass<T>): Promise<T> {
+    this.#alive();
+    const impl = this.#attn;
+    if (!impl) return _runSync(pass(), this.backend);
+    this.#busy = true;
+    try {
+      return await _runAsync(pass(), this.backend, impl);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #cpuOnly(): void {
+    if (this.#attn) {
+      throw new Error(
+        "this model runs attention on WebGPU: use forwardAsync/backwardAsync/predictAsync",
+      );
+    }
   }
 
   /**
@@ -423,6 +610,9 @@ export class BTSPFormer {
    */
   close(): void {
     if (this.#closed) return;
+    if (this.#busy) {
+      throw new Error("Cannot close a BTSPFormer while one of its async passes is running");
+    }
     this.#closed = true;
     this.#last = undefined;
     if (this.#ownsBackend) {
@@ -434,6 +624,10 @@ export class BTSPFormer {
 
   #alive(): void {
     if (this.#closed) throw new Error("Cannot use a closed BTSPFormer");
+    // Its arenas hold the pass's activations across awaits.
+    if (this.#busy) {
+      throw new Error("Cannot use a BTSPFormer while one of its async passes is running");
+    }
   }
 
   #info(name: string): ParamInfo {
@@ -449,7 +643,7 @@ export class BTSPFormer {
     // Only the top of the bump allocator can be handed back; otherwise the old space is left.
     if (heap.mark() === this.#actsEnd) heap.release(this.#actsStart);
     this.#actsStart = heap.mark();
-    this.#acts = _planActs(heap, this.config, B);
+    this.#acts = _planActs(heap, this.config, B, { attentionScratch: !this.#attn });
     this.#actsEnd = heap.mark();
     this.#last = undefined;
     return this.#acts;

@@ -81,8 +81,12 @@ export async function createWebGpuAttention(
   return { ok: true, impl: new _WebGpuAttention(device, adapter), adapter, hardware };
 }
 
-/** Call sites kept with their buffers; more (e.g. many batch sizes) evict the oldest. */
-const MAX_CALL_SITES = 16;
+/**
+ * Call sites kept with their buffers; more evict the least recently used. A training step needs
+ * one per block and batch shape (its forward state must live until its backward), so this bounds
+ * the depth of a model trained on WebGPU: 64 covers 21 blocks × 3 batch shapes.
+ */
+const MAX_CALL_SITES = 64;
 const MAP_READ = 0x01; // GPUMapMode.READ
 
 class _WebGpuAttention implements AttentionImpl {
@@ -146,7 +150,8 @@ class _WebGpuAttention implements AttentionImpl {
       if (!site?.forwarded) {
         throw new Error(
           `WebGPU attention backward needs a forward with the same arguments first ` +
-            `(mode "${a.mode}", B ${a.B}, L ${a.L}, qStart ${a.qStart}, qkv ${a.qkv})`,
+            `(mode "${a.mode}", B ${a.B}, L ${a.L}, qStart ${a.qStart}, qkv ${a.qkv}); at most ` +
+            `${MAX_CALL_SITES} call sites keep their state, so very deep models need --device wasm`,
         );
       }
       const { lay, shape } = site;
