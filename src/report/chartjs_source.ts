@@ -20,7 +20,7 @@ let _source: string | undefined;
 function _bundlePath(): string {
   // The static import above puts the package in the module graph; only then does
   // import.meta.resolve answer with a file: URL into the cache (else it echoes the npm: specifier).
-  const main = import.meta.resolve(`npm:chart.js@${CHART_JS_VERSION}`);
+  const main = import.meta.resolve("npm:chart.js@4.5.1");
   if (main.startsWith("file:")) return fileURLToPath(new URL("./chart.umd.js", main));
   try {
     const cjs = createRequire(import.meta.url).resolve("chart.js");
