@@ -311,13 +311,14 @@ export function linear_matmul(
 
 // dweight(OC, C) += dout(N, OC)ᵀ · inp(N, C)
 // backward of: out[n][o] = bias[o] + Σ_c inp[n][c] · weight[o][c]
-// Task t = dweight rows 6t … 6t+5; each element sums over n = 0 … N-1 in order inside one task,
-// so no reduction crosses tasks. Tiles walk n in chunks of `chunk` rows so that the chunk stays
-// in cache across the column panels, parking running sums in the scratch part(OC, C): an f32
-// store and reload is exact, so the chunk size changes no bit. Each chunk's 6 dout columns are
-// first copied to the task's slot of the scratch dbuf(⌈OC/6⌉, chunk, 6), zero past OC: walking
-// down dout's columns in place thrashes L1 when OC·4 is a power of two. Columns past the last
-// full panel of 8 take a scalar path.
+// Task t = dweight rows 6·⌊t/cb⌋ … +5 and column block t % cb of cb (whole panels of 8; the
+// last block also owns the columns past the last full panel). Each element sums over
+// n = 0 … N-1 in order inside one task, so no reduction crosses tasks. Tiles walk n in chunks
+// of `chunk` rows so that the chunk stays in cache across the column panels, parking running
+// sums in the scratch part(OC, C): an f32 store and reload is exact, so the chunk size changes
+// no bit. Each chunk's 6 dout columns are first copied to the task's slot of the scratch
+// dbuf(tasks, chunk, 6), zero past OC: walking down dout's columns in place thrashes L1 when
+// OC·4 is a power of two. Columns past the last full panel take a scalar path.
 export function linear_dweight(
   dweight: usize,
   part: usize,
@@ -328,6 +329,7 @@ export function linear_dweight(
   C: i32,
   OC: i32,
   chunk: i32,
+  cb: i32,
   t0: i32,
   t1: i32,
 ): void {
@@ -335,23 +337,35 @@ export function linear_dweight(
   const sd = <usize>OC << 2;
   const full = C / TC;
   for (let t = t0; t < t1; t++) {
-    const o0 = t * TR;
+    const tile = t / cb, block = t % cb;
+    const j0 = (block * full) / cb, j1 = ((block + 1) * full) / cb;
+    const cEdge = block == cb - 1 ? full * TC : C;
+    const o0 = tile * TR;
     const rows = min(TR, OC - o0);
     const rowOff = <usize>o0 * si;
     const buf = dbuf + <usize>t * <usize>chunk * DP_ROW;
-    for (let n0 = 0; n0 < N; n0 += chunk) {
+    for (let n0 = 0; n0 < N && j1 > j0; n0 += chunk) {
       const n1 = min(N, n0 + chunk);
       const first = n0 == 0, last = n1 == N;
       let src = dout + <usize>n0 * sd + (<usize>o0 << 2);
       let dst = buf;
-      for (let i = n0; i < n1; i++) {
-        for (let r = 0; r < TR; r++) {
-          store<f32>(dst + (<usize>r << 2), r < rows ? load<f32>(src + (<usize>r << 2)) : 0);
+      if (rows == TR) {
+        for (let i = n0; i < n1; i++) {
+          v128.store(dst, v128.load(src));
+          store<u64>(dst, load<u64>(src, 16), 16);
+          src += sd;
+          dst += DP_ROW;
         }
-        src += sd;
-        dst += DP_ROW;
+      } else {
+        for (let i = n0; i < n1; i++) {
+          for (let r = 0; r < TR; r++) {
+            store<f32>(dst + (<usize>r << 2), r < rows ? load<f32>(src + (<usize>r << 2)) : 0);
+          }
+          src += sd;
+          dst += DP_ROW;
+        }
       }
-      for (let j = 0; j < full; j++) {
+      for (let j = j0; j < j1; j++) {
         const colOff = <usize>(j * TC) << 2;
         const pp = part + rowOff + colOff;
         let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -416,7 +430,7 @@ export function linear_dweight(
       }
     }
     for (let r = 0; r < rows; r++) {
-      for (let c = full * TC; c < C; c++) {
+      for (let c = cEdge; c < C; c++) {
         let s: f32 = 0;
         let pd = dout + (<usize>(o0 + r) << 2);
         let pi = inp + (<usize>c << 2);

@@ -3,7 +3,7 @@
  * attention × positional-encoding pair, over several training seeds, on three series, next to
  * the persistence and linear-AR baselines of the same validation windows.
  *
- * Usage: deno run -A bench/ablation.ts [--quick] [--json] [--seeds 3] [--epochs 40]
+ * Usage: deno run -A bench/ablation.ts [--quick] [--json] [--seeds 3] [--epochs 100]
  *        [--only sine,hard,co2] [--out bench/results]
  *
  * - `--quick`: 1 seed, 3 epochs (a smoke run of the whole grid, numbers meaningless).
@@ -129,7 +129,7 @@ const ENCODINGS: readonly PosEncoding[] = ["predictive", "sinusoidal", "none"];
 export const TRAINING: Readonly<TrainOptionsInput> = {
   model: { modelDim: 32, heads: 4, layers: 2 },
   batchSize: 64,
-  epochs: 40,
+  epochs: 100,
   patience: 8,
   lr: 1e-3,
   threads: 2,

@@ -14,6 +14,8 @@ const TR = 6;
 const TC = 8;
 /** Rows of dout/inp linear_dweight walks per column panel (its chunk stays in L1/L2). */
 const DW_CHUNK = 128;
+/** linear_dweight tasks wanted at least, so that 2–4 threads get even shares. */
+const DW_MIN_TASKS = 32;
 
 /**
  * out(N, OC) = inp(N, C)·weight(OC, C)ᵀ + bias(OC). Pointers are byte offsets into `be.heap`;
@@ -119,13 +121,16 @@ export function linearBackward(
   if (dweight !== 0) {
     const heap = be.heap, mark = heap.mark();
     try {
-      const tiles = Math.ceil(OC / TR);
-      const part = heap.alloc(OC * C), dbuf = heap.alloc(tiles * DW_CHUNK * TR);
+      // Few row tiles (small OC) split into column blocks too, to balance the threads.
+      const tiles = Math.ceil(OC / TR), full = Math.floor(C / TC);
+      const cb = Math.max(1, Math.min(full, Math.ceil(DW_MIN_TASKS / tiles)));
+      const tasks = tiles * cb;
+      const part = heap.alloc(OC * C), dbuf = heap.alloc(tasks * DW_CHUNK * TR);
       be.run(
         "linear_dweight",
-        tiles,
-        [dweight, part, dbuf, dout, inp, N, C, OC, DW_CHUNK],
-        2 * TR * C * N,
+        tasks,
+        [dweight, part, dbuf, dout, inp, N, C, OC, DW_CHUNK, cb],
+        (2 * TR * C * N) / cb,
       );
     } finally {
       heap.release(mark);

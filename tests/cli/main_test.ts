@@ -344,3 +344,65 @@ Deno.test("cli: runs by URL from an empty folder (local static server)", async (
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: Ctrl-C keeps the last full epoch, flushes logs and exits 130", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MOD,
+        "train",
+        ...TINY,
+        "--epochs",
+        "1000",
+        "--patience",
+        "0",
+        "--out_dir",
+        dir,
+      ],
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let err = "";
+    while (!/epoch 2: /.test(err)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += value;
+    }
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += value;
+    }
+    const status = await child.status;
+    assert.equal(status.code, 130, err);
+    assert.match(err, /Interrupted: .*last\.safetensors holds epoch \d+/);
+    const { metadata } = decodeSafetensors(
+      await Deno.readFile(join(dir, "checkpoints/last.safetensors")),
+    );
+    const epoch = JSON.parse(metadata.train_state).epoch;
+    assert.ok(epoch >= 2);
+    const rows = (await Deno.readTextFile(join(dir, "metrics.csv"))).trim().split("\n").length - 1;
+    assert.equal(rows, epoch, "metrics.csv holds exactly the checkpointed epochs");
+    // The interrupted run resumes.
+    const r = await cli([
+      "train",
+      ...TINY,
+      "--epochs",
+      String(epoch + 1),
+      "--out_dir",
+      dir,
+      "--resume",
+      join(dir, "checkpoints/last.safetensors"),
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

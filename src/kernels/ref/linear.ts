@@ -92,8 +92,10 @@ function linear_matmul(
 }
 
 /**
- * dweight(OC, C) += dout(N, OC)ᵀ·inp(N, C). Task t = dweight rows 6t … 6t+5. `part`, `dbuf`
- * and `chunk` are the Wasm kernel's scratch and cache blocking; here the sums stay local.
+ * dweight(OC, C) += dout(N, OC)ᵀ·inp(N, C). Task t = dweight rows 6·⌊t/cb⌋ … +5, column block
+ * t % cb (whole panels of 8, the last block also takes the columns past the last full panel).
+ * `part`, `dbuf` and `chunk` are the Wasm kernel's scratch and cache blocking; here the sums
+ * stay local.
  */
 function linear_dweight(
   heap: Heap,
@@ -106,14 +108,19 @@ function linear_dweight(
   C: number,
   OC: number,
   _chunk: number,
+  cb: number,
   t0: number,
   t1: number,
 ): void {
   const f = heap.f32, w0 = dweight >> 2, d0 = dout >> 2, i0 = inp >> 2;
+  const full = Math.floor(C / TC);
   for (let t = t0; t < t1; t++) {
-    const oEnd = Math.min(OC, (t + 1) * TR);
-    for (let o = t * TR; o < oEnd; o++) {
-      for (let c = 0; c < C; c++) {
+    const tile = Math.floor(t / cb), block = t % cb;
+    const cBegin = Math.floor((block * full) / cb) * TC;
+    const cEnd = block === cb - 1 ? C : Math.floor(((block + 1) * full) / cb) * TC;
+    const oEnd = Math.min(OC, (tile + 1) * TR);
+    for (let o = tile * TR; o < oEnd; o++) {
+      for (let c = cBegin; c < cEnd; c++) {
         let s = 0;
         for (let n = 0; n < N; n++) s += f[d0 + n * OC + o] * f[i0 + n * C + c];
         f[w0 + o * C + c] += Math.fround(s);
