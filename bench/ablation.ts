@@ -9,14 +9,16 @@
  * - `--quick`: 1 seed, 3 epochs (a smoke run of the whole grid, numbers meaningless).
  * - `--json`: print the JSON document instead of the markdown tables.
  * - `--out DIR`: also write DIR/ablation.json and DIR/ablation.md, rewritten after each dataset so
- *   an interrupted study keeps what it finished. The markdown holds the tables only; conclusions
- *   are written by hand below them.
+ *   an interrupted study keeps what it finished. The markdown holds the tables only (run
+ *   `deno fmt` on it to align them); conclusions are written by hand below them.
  *
  * The seed varies the model (initialization, shuffling, dropout); the data (including its noise)
  * stays fixed, so each baseline is one number per dataset. Progress goes to stderr.
  *
  * @module
  */
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type DataOptions, loadDataset } from "../src/data/dataset.ts";
 import type { PosEncoding } from "../src/model/config.ts";
 import type { AttentionMode } from "../src/ops/attention.ts";
@@ -114,7 +116,11 @@ export const DATASETS: readonly AblationDataset[] = [
     title: "Mauna Loa CO₂, monthly (column CO2, horizon 1)",
     data: {
       source: "csv",
-      csv: new URL("../examples/data/co2-concentration.csv", import.meta.url).pathname,
+      // Relative to the working directory so that reports do not carry this machine's paths.
+      csv: relative(
+        Deno.cwd(),
+        fileURLToPath(new URL("../examples/data/co2-concentration.csv", import.meta.url)),
+      ),
       column: "CO2",
       seqLen: 24,
       horizon: 1,
@@ -218,7 +224,7 @@ export function datasetTable(d: AblationDatasetResult): string {
   const lines = [
     `### ${d.title}`,
     "",
-    `${d.description}.`,
+    `${d.description[0].toUpperCase()}${d.description.slice(1)}.`,
     "",
     "| model | val MSE (orig. units) | val MAE | MSE / linear AR | epochs to best | s per run |",
     "| --- | --- | --- | --- | --- | --- |",
