@@ -313,12 +313,12 @@ export function linear_matmul(
 // backward of: out[n][o] = bias[o] + Σ_c inp[n][c] · weight[o][c]
 // Task t = dweight rows 6·⌊t/cb⌋ … +5 and column block t % cb of cb (whole panels of 8; the
 // last block also owns the columns past the last full panel). Each element sums over
-// n = 0 … N-1 in order inside one task, so no reduction crosses tasks. Tiles walk n in chunks
-// of `chunk` rows so that the chunk stays in cache across the column panels, parking running
-// sums in the scratch part(OC, C): an f32 store and reload is exact, so the chunk size changes
-// no bit. Each chunk's 6 dout columns are first copied to the task's slot of the scratch
-// dbuf(tasks, chunk, 6), zero past OC: walking down dout's columns in place thrashes L1 when
-// OC·4 is a power of two. Columns past the last full panel take a scalar path.
+// n = 0 … N-1 in order inside its task, so no reduction crosses tasks. The range walks n in
+// chunks of `chunk` rows, all its tasks per chunk, so the chunk of inp is loaded once per
+// thread; running sums wait in the scratch part(OC, C) between chunks (an f32 store and reload
+// is exact, so neither the chunk size nor the task range changes a bit). Each chunk's 6 dout
+// columns are first copied to the task's slot of the scratch dbuf(tasks, chunk, 6), zero past
+// OC: walking down dout's columns in place thrashes L1 when OC·4 is a power of two.
 export function linear_dweight(
   dweight: usize,
   part: usize,
@@ -336,17 +336,18 @@ export function linear_dweight(
   const si = <usize>C << 2;
   const sd = <usize>OC << 2;
   const full = C / TC;
-  for (let t = t0; t < t1; t++) {
-    const tile = t / cb, block = t % cb;
-    const j0 = (block * full) / cb, j1 = ((block + 1) * full) / cb;
-    const cEdge = block == cb - 1 ? full * TC : C;
-    const o0 = tile * TR;
-    const rows = min(TR, OC - o0);
-    const rowOff = <usize>o0 * si;
-    const buf = dbuf + <usize>t * <usize>chunk * DP_ROW;
-    for (let n0 = 0; n0 < N && j1 > j0; n0 += chunk) {
-      const n1 = min(N, n0 + chunk);
-      const first = n0 == 0, last = n1 == N;
+  // Chunks outside the task loop: the thread's tasks share the chunk of inp while it is cached.
+  for (let n0 = 0; n0 < N; n0 += chunk) {
+    const n1 = min(N, n0 + chunk);
+    const first = n0 == 0, last = n1 == N;
+    for (let t = t0; t < t1; t++) {
+      const tile = t / cb, block = t % cb;
+      const j0 = (block * full) / cb, j1 = ((block + 1) * full) / cb;
+      if (j1 == j0) continue;
+      const o0 = tile * TR;
+      const rows = min(TR, OC - o0);
+      const rowOff = <usize>o0 * si;
+      const buf = dbuf + <usize>t * <usize>chunk * DP_ROW;
       let src = dout + <usize>n0 * sd + (<usize>o0 << 2);
       let dst = buf;
       if (rows == TR) {
@@ -429,8 +430,14 @@ export function linear_dweight(
         if (rows > 5) storeRow(dst + 5 * si, c50, c51, TC, last);
       }
     }
+  }
+  // Columns past the last full panel: the last column block's, all n at once.
+  for (let t = t0; t < t1; t++) {
+    if (t % cb != cb - 1) continue;
+    const o0 = (t / cb) * TR;
+    const rows = min(TR, OC - o0);
     for (let r = 0; r < rows; r++) {
-      for (let c = cEdge; c < C; c++) {
+      for (let c = full * TC; c < C; c++) {
         let s: f32 = 0;
         let pd = dout + (<usize>(o0 + r) << 2);
         let pi = inp + (<usize>c << 2);
@@ -439,7 +446,7 @@ export function linear_dweight(
           pd += sd;
           pi += si;
         }
-        const p = dweight + rowOff + <usize>r * si + (<usize>c << 2);
+        const p = dweight + <usize>(o0 + r) * si + (<usize>c << 2);
         store<f32>(p, load<f32>(p) + s);
       }
     }

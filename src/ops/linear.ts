@@ -12,10 +12,10 @@ import { UserError } from "../util/errors.ts";
 const TR = 6;
 /** Columns per packed panel: the kernels' register-tile width. */
 const TC = 8;
-/** Rows of dout/inp linear_dweight walks per column panel (its chunk stays in L1/L2). */
+/** Rows of dout/inp per linear_dweight pass (that chunk of inp stays cached across tasks). */
 const DW_CHUNK = 128;
-/** linear_dweight tasks wanted at least, so that 2–4 threads get even shares. */
-const DW_MIN_TASKS = 32;
+/** linear_dweight tasks wanted at least: enough for even thread shares, few enough per row tile. */
+const DW_MIN_TASKS = 16;
 
 /**
  * out(N, OC) = inp(N, C)·weight(OC, C)ᵀ + bias(OC). Pointers are byte offsets into `be.heap`;
