@@ -2,6 +2,8 @@
 // mode 0 `standard` (§3 steps 1, 2, 7), 1 `btsp` (§3), 2 `original` (§5 scores; its regrouping
 // defect is the separate permutation kernel attention_regroup_*).
 // One task per (sample, head) pair, t = b·H + h; queries i = qStart … L−1, keys j = 0 … L−1.
+// Queries and keys/values are found by pointer and row stride (attention_forward's doc), so the
+// queries may live apart from the [k | v] rows (src/ops/attention.ts maps both layouts).
 // Reference: src/kernels/ref/attention.ts (same names, same arguments, float64 arithmetic).
 //
 // Per-task scratch (floats, Lp = L rounded up to 4, Lq = L − qStart, Lqp = Lq rounded up to 4):
@@ -10,7 +12,8 @@
 //   R (2·Lp) lag window, R[j − i + L − 1] = W(i − j).
 // Rows are padded to Lp so every elementwise pass runs on whole f32x4 vectors; padding lanes are
 // masked out of every sum. The backward keeps dS whole so that dK and dV are summed over queries
-// in registers (one pass per key) instead of read-modified-written once per (query, key).
+// in registers (one pass per pair of keys) instead of read-modified-written once per
+// (query, key); context, dQ, dK and dV all go through combine2 (two outputs per pass).
 //
 // Exponentials use exp4 below (Cephes expf polynomial, ≤ 2 ulp on [−87.3, 88.3], 0 below,
 // NaN kept); the test suite holds the kernels to the float64 reference within 5e-6.
@@ -189,50 +192,130 @@ function combine(
   }
 }
 
-// arow(Lp) = softmax_j(S_ij), S_ij = scale·q_i·k_j (+ g·T[i][j] + ig in `original`),
-// T[i][j] = timeBias[clamp(j − i + 250, 0, 499)]; padding lanes get 0
-function softmaxRow(
+// out0(Dh) = Σ_j w0[j·ws]·rows[j](Dh), out1 likewise with w1 (add: out += …), j < n. Two outputs
+// share each row load and give 8 independent FMA chains, where one output alone is bound by the
+// latency of 4; every element sums in the same order as combine, so the bits are the same.
+function combine2(
+  out0: usize, out1: usize, w0: usize, w1: usize, ws: usize, base: usize, rs: usize, n: i32,
+  Dh: i32, add: bool,
+): void {
+  if ((Dh & 3) != 0) {
+    combine(out0, w0, ws, base, rs, n, Dh, add);
+    combine(out1, w1, ws, base, rs, n, Dh, add);
+    return;
+  }
+  let d = 0;
+  for (; d + 16 <= Dh; d += 16) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let p = base + off(d), p0 = w0, p1 = w1;
+    for (let j = 0; j < n; j++) {
+      const s0 = v128.load32_splat(p0);
+      const s1 = v128.load32_splat(p1);
+      const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32);
+      const x3 = v128.load(p, 48);
+      p += rs;
+      p0 += ws;
+      p1 += ws;
+      a0 = f32x4.relaxed_madd(s0, x0, a0);
+      a1 = f32x4.relaxed_madd(s0, x1, a1);
+      a2 = f32x4.relaxed_madd(s0, x2, a2);
+      a3 = f32x4.relaxed_madd(s0, x3, a3);
+      b0 = f32x4.relaxed_madd(s1, x0, b0);
+      b1 = f32x4.relaxed_madd(s1, x1, b1);
+      b2 = f32x4.relaxed_madd(s1, x2, b2);
+      b3 = f32x4.relaxed_madd(s1, x3, b3);
+    }
+    const o0 = out0 + off(d), o1 = out1 + off(d);
+    if (add) {
+      a0 = f32x4.add(v128.load(o0), a0);
+      a1 = f32x4.add(v128.load(o0, 16), a1);
+      a2 = f32x4.add(v128.load(o0, 32), a2);
+      a3 = f32x4.add(v128.load(o0, 48), a3);
+      b0 = f32x4.add(v128.load(o1), b0);
+      b1 = f32x4.add(v128.load(o1, 16), b1);
+      b2 = f32x4.add(v128.load(o1, 32), b2);
+      b3 = f32x4.add(v128.load(o1, 48), b3);
+    }
+    v128.store(o0, a0);
+    v128.store(o0, a1, 16);
+    v128.store(o0, a2, 32);
+    v128.store(o0, a3, 48);
+    v128.store(o1, b0);
+    v128.store(o1, b1, 16);
+    v128.store(o1, b2, 32);
+    v128.store(o1, b3, 48);
+  }
+  for (; d < Dh; d += 4) {
+    let a = f32x4.splat(0), c = f32x4.splat(0);
+    for (let j = 0; j < n; j++) {
+      const x = v128.load(base + <usize>j * rs + off(d));
+      a = f32x4.relaxed_madd(v128.load32_splat(w0 + <usize>j * ws), x, a);
+      c = f32x4.relaxed_madd(v128.load32_splat(w1 + <usize>j * ws), x, c);
+    }
+    const o0 = out0 + off(d), o1 = out1 + off(d);
+    v128.store(o0, add ? f32x4.add(v128.load(o0), a) : a);
+    v128.store(o1, add ? f32x4.add(v128.load(o1), c) : c);
+  }
+}
+
+// arow(Lp) = e^(S_ij − max_j S_ij), S_ij = scale·q_i·k_j (+ g·T[i][j] + ig in `original`),
+// T[i][j] = timeBias[clamp(j − i + 250, 0, 499)]; padding lanes get 0. Returns 1/Σ_j, so that
+// arow·(returned value) is the softmax; the caller scales (btsp does it in its own pass).
+function expRow(
   arow: usize, qi: usize, kB: usize, rs: usize, L: i32, Lp: i32, Dh: i32, scale: f32,
   original: bool, g: f32, ig: f32, timeBias: usize, i: i32,
-): void {
-  rowDots(arow, qi, kB, rs, L, Lp, Dh, -Infinity);
+): f32 {
   const sv = f32x4.splat(scale);
-  for (let j = 0; j < Lp; j += 4) {
-    v128.store(arow + off(j), f32x4.mul(v128.load(arow + off(j)), sv));
+  let mv = f32x4.splat(-Infinity);
+  let j = 0, jv = 0;
+  if ((Dh & 3) == 0) {
+    for (; j + 4 <= L; j += 4) {
+      const x = f32x4.mul(dot4(qi, kB + <usize>j * rs, rs, Dh), sv);
+      mv = f32x4.max(mv, x);
+      v128.store(arow + off(j), x);
+    }
+    // keys before jv are in mv already
+    jv = j;
+    for (; j < L; j++) store<f32>(arow + off(j), dotv(qi, kB + <usize>j * rs, Dh) * scale);
+  } else {
+    for (; j < L; j++) store<f32>(arow + off(j), dots(qi, kB + <usize>j * rs, Dh) * scale);
   }
+  for (; j < Lp; j++) store<f32>(arow + off(j), -Infinity);
   if (original) {
-    for (let j = 0; j < L; j++) {
+    for (j = 0; j < L; j++) {
       const tb = load<f32>(timeBias + off(min(max(j - i + 250, 0), 499)));
       store<f32>(arow + off(j), (load<f32>(arow + off(j)) + g * tb) + ig);
     }
+    mv = f32x4.splat(-Infinity);
+    for (j = 0; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
+  } else {
+    for (j = jv; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
   }
-  let mv = f32x4.splat(-Infinity);
-  for (let j = 0; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
   const m = f32x4.splat(hmax(mv));
   let sum = f32x4.splat(0);
-  for (let j = 0; j < Lp; j += 4) {
+  for (j = 0; j < Lp; j += 4) {
     const e = exp4(f32x4.sub(v128.load(arow + off(j)), m));
     sum = f32x4.add(sum, e);
     v128.store(arow + off(j), e);
   }
-  const inv = f32x4.splat(<f32>1 / hsum(sum));
-  for (let j = 0; j < Lp; j += 4) {
-    v128.store(arow + off(j), f32x4.mul(v128.load(arow + off(j)), inv));
-  }
+  return <f32>1 / hsum(sum);
 }
 
 /**
  * Attention forward, one task per (b, h): out (B, L−qStart, D) ← contexts of queries
- * qStart … L−1 (heads concatenated), qkv (B, L, 3D) rows [q | k | v]; btsp: isLogit (B, L, H),
- * logTauEt/logTauIs/eta (H); original: etGate (1), isGate (1), timeBias (500). Fills scratch.
+ * qStart … L−1 (heads concatenated). Query r of sample b is the row q + (b·qRows + r)·qs
+ * (floats; head h at + h·Dh); key j is the row kv + (b·L + j)·kvs, its value D floats further.
+ * btsp: isLogit row (b·qRows + r)·H, logTauEt/logTauIs/eta (H); original: etGate (1),
+ * isGate (1), timeBias (500). Fills scratch.
  */
 export function attention_forward(
-  mode: i32, out: usize, qkv: usize, scratch: usize, B: i32, L: i32, D: i32, H: i32,
-  qStart: i32, isLogit: usize, logTauEt: usize, logTauIs: usize, eta: usize, etGate: usize,
-  isGate: usize, timeBias: usize, t0: i32, t1: i32,
+  mode: i32, out: usize, q: usize, qs: i32, qRows: i32, kv: usize, kvs: i32, scratch: usize,
+  B: i32, L: i32, D: i32, H: i32, qStart: i32, isLogit: usize, logTauEt: usize,
+  logTauIs: usize, eta: usize, etGate: usize, isGate: usize, timeBias: usize, t0: i32, t1: i32,
 ): void {
   const Dh = D / H, Lq = L - qStart, Lp = ceil4(L), Lqp = ceil4(Lq);
-  const rs = off(3 * D), mat = off(Lq * Lp);
+  const qrs = off(qs), rs = off(kvs), mat = off(Lq * Lp);
   const stride = off(taskFloats(mode, L, qStart));
   const scale = <f32>(1.0 / Math.sqrt(<f64>Dh));
   const btsp = mode == MODE_BTSP, original = mode == MODE_ORIGINAL;
@@ -242,10 +325,14 @@ export function attention_forward(
   for (let t = t0; t < t1; t++) {
     const b = t / H, h = t - (t / H) * H;
     const base = scratch + <usize>t * stride;
-    const qB = qkv + <usize>(b * L) * rs + off(h * Dh);
-    const kB = qB + off(D), vB = qB + off(2 * D);
+    const qB = q + <usize>(b * qRows) * qrs + off(h * Dh);
+    const kB = kv + <usize>(b * L) * rs + off(h * Dh), vB = kB + off(D);
+    const islB = isLogit + off(b * qRows * H + h);
     const spB = base + 2 * mat, smB = spB + mat, ahB = smB + mat;
     const nB = ahB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
+    const oB = out + off(b * Lq * D + h * Dh);
+    // the rows combine2 weighs V with: A, or Â in btsp
+    const wB = btsp ? ahB : base;
     let ev = f32x4.splat(0);
     if (btsp) {
       // R[m] = W(Δ), Δ = L − 1 − m: exp(−Δ/τ_ET) for Δ ≥ 0, exp(Δ/τ_IS) for Δ < 0
@@ -259,64 +346,80 @@ export function attention_forward(
       }
       ev = f32x4.splat(<f32>0.5 * sigmoid(load<f32>(eta + off(h))));
     }
-    for (let i = qStart; i < L; i++) {
-      const r = i - qStart;
+    for (let r = 0; r < Lq; r++) {
+      const i = qStart + r;
       const arow = base + off(r * Lp);
-      softmaxRow(arow, qB + <usize>i * rs, kB, rs, L, Lp, Dh, scale, original, g, ig, timeBias, i);
-      const o = out + off((b * Lq + r) * D + h * Dh);
+      const qi = qB + <usize>r * qrs;
+      const inv = f32x4.splat(
+        expRow(arow, qi, kB, rs, L, Lp, Dh, scale, original, g, ig, timeBias, i),
+      );
       if (!btsp) {
-        combine(o, arow, 4, vB, rs, L, Dh, false);
-        continue;
+        for (let j = 0; j < Lp; j += 4) {
+          v128.store(arow + off(j), f32x4.mul(v128.load(arow + off(j)), inv));
+        }
+      } else {
+        const is = sigmoid(load<f32>(islB + off(r * H)));
+        const isv = f32x4.splat(is);
+        const rrow = rB + off(L - 1 - i);
+        const spRow = spB + off(r * Lp), smRow = smB + off(r * Lp), ahRow = ahB + off(r * Lp);
+        let nacc = f32x4.splat(0);
+        for (let j = 0; j < Lp; j += 4) {
+          const s = f32x4.mul(isv, v128.load(rrow + off(j)));
+          // σ₋ = σ(10(s − 0.1)), σ₊ = σ(10(s − 0.5)): one exp serves both, e^(−10(s−0.5)) =
+          // e^(−10(s−0.1))·e⁴, and s ∈ [0, 1] keeps both finite; one division serves both too,
+          // σ₊ = (1 + e₋)/((1 + e₊)(1 + e₋)), σ₋ = (1 + e₊)/(…)
+          const em = exp4(f32x4.mul(f32x4.sub(s, f32x4.splat(0.1)), f32x4.splat(-10)));
+          const ap = f32x4.add(one, f32x4.mul(em, f32x4.splat(E4)));
+          const am = f32x4.add(one, em);
+          const rr = f32x4.div(one, f32x4.mul(ap, am));
+          const sp = f32x4.mul(am, rr);
+          const sm = f32x4.mul(ap, rr);
+          v128.store(spRow + off(j), sp);
+          v128.store(smRow + off(j), sm);
+          const qp = f32x4.mul(f32x4.sub(sp, f32x4.splat(QP_C)), f32x4.splat(QP_INV));
+          const qm = f32x4.mul(f32x4.sub(sm, f32x4.splat(QM_C)), f32x4.splat(QM_INV));
+          const a = f32x4.mul(v128.load(arow + off(j)), inv);
+          v128.store(arow + off(j), a);
+          const coef = f32x4.sub(one, f32x4.mul(ev, f32x4.add(qp, qm)));
+          // Ã = A + η(q₊(1 − A) − q₋A) = A(1 − η(q₊ + q₋)) + ηq₊
+          const at = v128.and(f32x4.add(f32x4.mul(a, coef), f32x4.mul(ev, qp)), lanes(j, L));
+          nacc = f32x4.add(nacc, at);
+          v128.store(ahRow + off(j), at);
+        }
+        const n = hsum(nacc);
+        const invN = f32x4.splat(<f32>1 / n);
+        for (let j = 0; j < Lp; j += 4) {
+          v128.store(ahRow + off(j), f32x4.mul(v128.load(ahRow + off(j)), invN));
+        }
+        store<f32>(nB + off(r), n);
+        store<f32>(isB + off(r), is);
       }
-      const is = sigmoid(load<f32>(isLogit + off((b * L + i) * H + h)));
-      const isv = f32x4.splat(is);
-      const rrow = rB + off(L - 1 - i);
-      const spRow = spB + off(r * Lp), smRow = smB + off(r * Lp), ahRow = ahB + off(r * Lp);
-      let nacc = f32x4.splat(0);
-      for (let j = 0; j < Lp; j += 4) {
-        const s = f32x4.mul(isv, v128.load(rrow + off(j)));
-        // σ₋ = σ(10(s − 0.1)), σ₊ = σ(10(s − 0.5)): one exp serves both, e^(−10(s−0.5)) =
-        // e^(−10(s−0.1))·e⁴, and s ∈ [0, 1] keeps both finite
-        const em = exp4(f32x4.mul(f32x4.sub(s, f32x4.splat(0.1)), f32x4.splat(-10)));
-        const ep = f32x4.mul(em, f32x4.splat(E4));
-        const sp = f32x4.div(one, f32x4.add(one, ep));
-        const sm = f32x4.div(one, f32x4.add(one, em));
-        v128.store(spRow + off(j), sp);
-        v128.store(smRow + off(j), sm);
-        const qp = f32x4.mul(f32x4.sub(sp, f32x4.splat(QP_C)), f32x4.splat(QP_INV));
-        const qm = f32x4.mul(f32x4.sub(sm, f32x4.splat(QM_C)), f32x4.splat(QM_INV));
-        const a = v128.load(arow + off(j));
-        const coef = f32x4.sub(one, f32x4.mul(ev, f32x4.add(qp, qm)));
-        // Ã = A + η(q₊(1 − A) − q₋A) = A(1 − η(q₊ + q₋)) + ηq₊
-        const at = v128.and(f32x4.add(f32x4.mul(a, coef), f32x4.mul(ev, qp)), lanes(j, L));
-        nacc = f32x4.add(nacc, at);
-        v128.store(ahRow + off(j), at);
+      if (r & 1) {
+        combine2(
+          oB + off((r - 1) * D), oB + off(r * D), wB + off((r - 1) * Lp), wB + off(r * Lp), 4,
+          vB, rs, L, Dh, false,
+        );
       }
-      const n = hsum(nacc);
-      const invN = f32x4.splat(<f32>1 / n);
-      for (let j = 0; j < Lp; j += 4) {
-        v128.store(ahRow + off(j), f32x4.mul(v128.load(ahRow + off(j)), invN));
-      }
-      combine(o, ahRow, 4, vB, rs, L, Dh, false);
-      store<f32>(nB + off(r), n);
-      store<f32>(isB + off(r), is);
     }
+    if (Lq & 1) combine(oB + off((Lq - 1) * D), wB + off((Lq - 1) * Lp), 4, vB, rs, L, Dh, false);
   }
 }
 
 /**
- * Attention backward, one task per (b, h), after attention_forward filled scratch:
- * dqkv (B, L, 3D) += ∂/∂qkv; btsp: disLogit (B, L, H) += ∂/∂isLogit (skipped when 0);
+ * Attention backward, one task per (b, h), after attention_forward filled scratch (the same
+ * layout arguments): dq, dkv += ∂/∂q, ∂/∂kv (dq and dkv rows laid out as q and kv);
+ * btsp: disLogit (laid out as isLogit) += ∂/∂isLogit (skipped when 0);
  * partials (B·H, P) ← this task's share of the per-head parameter gradients
  * (btsp P = 3: logTauEt, logTauIs, eta; original P = 2: etGate, isGate; standard P = 0).
  */
 export function attention_backward(
-  mode: i32, dqkv: usize, disLogit: usize, partials: usize, dout: usize, qkv: usize,
-  scratch: usize, B: i32, L: i32, D: i32, H: i32, qStart: i32, logTauEt: usize, logTauIs: usize,
-  eta: usize, etGate: usize, timeBias: usize, t0: i32, t1: i32,
+  mode: i32, dq: usize, dkv: usize, disLogit: usize, partials: usize, dout: usize, q: usize,
+  qs: i32, qRows: i32, kv: usize, kvs: i32, scratch: usize, B: i32, L: i32, D: i32, H: i32,
+  qStart: i32, logTauEt: usize, logTauIs: usize, eta: usize, etGate: usize, timeBias: usize,
+  t0: i32, t1: i32,
 ): void {
   const Dh = D / H, Lq = L - qStart, Lp = ceil4(L), Lqp = ceil4(Lq);
-  const rs = off(3 * D), mat = off(Lq * Lp);
+  const qrs = off(qs), rs = off(kvs), mat = off(Lq * Lp);
   const stride = off(taskFloats(mode, L, qStart));
   const scale = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>Dh)));
   const btsp = mode == MODE_BTSP, original = mode == MODE_ORIGINAL;
@@ -324,9 +427,10 @@ export function attention_backward(
   for (let t = t0; t < t1; t++) {
     const b = t / H, h = t - (t / H) * H;
     const base = scratch + <usize>t * stride;
-    const qOff = <usize>(b * L) * rs + off(h * Dh);
-    const qB = qkv + qOff, kB = qB + off(D), vB = qB + off(2 * D);
-    const dqB = dqkv + qOff, dkB = dqB + off(D), dvB = dqB + off(2 * D);
+    const qOff = <usize>(b * qRows) * qrs + off(h * Dh);
+    const kOff = <usize>(b * L) * rs + off(h * Dh);
+    const qB = q + qOff, kB = kv + kOff, vB = kB + off(D);
+    const dqB = dq + qOff, dkB = dkv + kOff, dvB = dkB + off(D);
     const dcB = dout + off(b * Lq * D + h * Dh);
     const gB = base + mat, spB = gB + mat, smB = spB + mat, ahB = smB + mat;
     const nB = ahB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
@@ -338,8 +442,8 @@ export function attention_backward(
     }
     let accE = zero, accI = zero, accEta = zero;
     let gT: f32 = 0, gI: f32 = 0;
-    for (let i = qStart; i < L; i++) {
-      const r = i - qStart;
+    for (let r = 0; r < Lq; r++) {
+      const i = qStart + r;
       const arow = base + off(r * Lp), grow = gB + off(r * Lp);
       const dc = dcB + off(r * D);
       // dÂ_ij = dC_i·V_j (btsp); dA_ij for the other modes
@@ -357,6 +461,8 @@ export function attention_backward(
         }
         const rhov = f32x4.splat(hsum(rho));
         let rho2 = zero, dis = zero;
+        // lags Δ = i − j of lanes j … j+3
+        let dl = f32x4.convert_i32x4_s(i32x4.sub(i32x4.splat(i), i32x4(0, 1, 2, 3)));
         for (let j = 0; j < Lp; j += 4) {
           const sp = v128.load(spRow + off(j)), sm = v128.load(smRow + off(j));
           const qp = f32x4.mul(f32x4.sub(sp, f32x4.splat(QP_C)), f32x4.splat(QP_INV));
@@ -390,15 +496,13 @@ export function attention_backward(
           dis = f32x4.relaxed_madd(ds, wv, dis);
           // W = exp(−Δ·e^(−λ_ET)) (Δ ≥ 0), exp(Δ·e^(−λ_IS)) (Δ < 0): ∂W/∂λ = W·|Δ|/τ
           const dww = f32x4.mul(f32x4.mul(ds, isv), wv);
-          const dl = f32x4.convert_i32x4_s(
-            i32x4.sub(i32x4.splat(i - j), i32x4(0, 1, 2, 3)),
-          );
           accE = f32x4.relaxed_madd(dww, f32x4.pmax(dl, zero), accE);
           accI = f32x4.relaxed_madd(dww, f32x4.pmax(f32x4.neg(dl), zero), accI);
+          dl = f32x4.sub(dl, f32x4.splat(4));
         }
         if (disLogit != 0) {
           // IS = σ(isLogit)
-          const p = disLogit + off((b * L + i) * H + h);
+          const p = disLogit + off((b * qRows + r) * H + h);
           store<f32>(p, load<f32>(p) + hsum(dis) * (is * (<f32>1 - is)));
         }
         // A = softmax(S): dS_j = A_j(dA_j − Σ_k A_k·dA_k), scaled for S = scale·Q_i·K_j
@@ -431,16 +535,28 @@ export function attention_backward(
           v128.store(grow + off(j), f32x4.mul(v128.load(grow + off(j)), scale));
         }
       }
-      // S = scale·Q_i·K_j: dQ_i += Σ_j (scale·dS_j)·K_j
-      combine(dqB + <usize>i * rs, grow, 4, kB, rs, L, Dh, true);
     }
-    // dK_j += Σ_i (scale·dS_ij)·Q_i; C_i = Σ_j w_ij·V_j: dV_j += Σ_i w_ij·dC_i
+    // S = scale·Q_i·K_j: dQ_i += Σ_j (scale·dS_ij)·K_j, two queries at a time
+    let r = 0;
+    for (; r + 2 <= Lq; r += 2) {
+      combine2(
+        dqB + <usize>r * qrs, dqB + <usize>(r + 1) * qrs, gB + off(r * Lp), gB + off((r + 1) * Lp),
+        4, kB, rs, L, Dh, true,
+      );
+    }
+    if (r < Lq) combine(dqB + <usize>r * qrs, gB + off(r * Lp), 4, kB, rs, L, Dh, true);
+    // dK_j += Σ_i (scale·dS_ij)·Q_i; C_i = Σ_j w_ij·V_j: dV_j += Σ_i w_ij·dC_i; two keys at a time
     const w = btsp ? ahB : base;
-    const lp4 = off(Lp);
-    for (let j = 0; j < L; j++) {
-      const dk = dkB + <usize>j * rs, dv = dvB + <usize>j * rs;
-      combine(dk, gB + off(j), lp4, qB + <usize>qStart * rs, rs, Lq, Dh, true);
-      combine(dv, w + off(j), lp4, dcB, off(D), Lq, Dh, true);
+    const lp4 = off(Lp), dcs = off(D);
+    let j = 0;
+    for (; j + 2 <= L; j += 2) {
+      const k0 = <usize>j * rs, k1 = <usize>(j + 1) * rs;
+      combine2(dkB + k0, dkB + k1, gB + off(j), gB + off(j + 1), lp4, qB, qrs, Lq, Dh, true);
+      combine2(dvB + k0, dvB + k1, w + off(j), w + off(j + 1), lp4, dcB, dcs, Lq, Dh, true);
+    }
+    if (j < L) {
+      combine(dkB + <usize>j * rs, gB + off(j), lp4, qB, qrs, Lq, Dh, true);
+      combine(dvB + <usize>j * rs, w + off(j), lp4, dcB, dcs, Lq, Dh, true);
     }
     if (btsp) {
       const p = partials + off(t * 3);

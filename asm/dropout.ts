@@ -2,54 +2,9 @@
 // h = hash(key0, key1, i) (murmur3 fmix32, then Wellons' lowbias32 after mixing in key1). The
 // mask depends only on the keys and i, so it is the same for any task split or thread count, and
 // src/kernels/ref/dropout.ts (Math.imul, >>> 0) reproduces it bit for bit. Tasks are fixed chunks
-// of elements [t·chunk, min(n, (t+1)·chunk)), chunk a multiple of 4.
-
-// @ts-ignore: decorator
-@inline
-function hash(k0: u32, k1: u32, i: u32): u32 {
-  let h = (i * 0x9e3779b9) ^ k0;
-  h ^= h >>> 16;
-  h *= 0x85ebca6b;
-  h ^= h >>> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >>> 16;
-  h ^= k1;
-  h ^= h >>> 16;
-  h *= 0x7feb352d;
-  h ^= h >>> 15;
-  h *= 0x846ca68b;
-  h ^= h >>> 16;
-  return h;
-}
-
-// @ts-ignore: decorator
-@inline
-function xorShr(h: v128, s: i32): v128 {
-  return v128.xor(h, i32x4.shr_u(h, s));
-}
-
-/** All-ones lanes where element i … i+3 is kept. */
-// @ts-ignore: decorator
-@inline
-function keep4(k0: v128, k1: v128, i: i32, pv: v128): v128 {
-  let h = i32x4.add(i32x4.splat(i), i32x4(0, 1, 2, 3));
-  h = v128.xor(i32x4.mul(h, i32x4.splat(0x9e3779b9)), k0);
-  h = i32x4.mul(xorShr(h, 16), i32x4.splat(0x85ebca6b));
-  h = i32x4.mul(xorShr(h, 13), i32x4.splat(0xc2b2ae35));
-  h = v128.xor(xorShr(h, 16), k1);
-  h = i32x4.mul(xorShr(h, 16), i32x4.splat(0x7feb352d));
-  h = i32x4.mul(xorShr(h, 15), i32x4.splat(0x846ca68b));
-  h = xorShr(h, 16);
-  const bits24 = f32x4.convert_i32x4_s(i32x4.shr_u(h, 8));
-  const u = f32x4.mul(bits24, f32x4.splat(5.9604644775390625e-8));
-  return f32x4.ge(u, pv);
-}
-
-// @ts-ignore: decorator
-@inline
-function keep1(k0: u32, k1: u32, i: i32, p: f32): bool {
-  return <f32>(hash(k0, k1, <u32>i) >>> 8) * <f32>5.9604644775390625e-8 >= p;
-}
+// of elements [t·chunk, min(n, (t+1)·chunk)), chunk a multiple of 4. The hash lives in
+// elementwise_math.ts, shared with the fused GELU + dropout of gelu.ts.
+import { keep1, keep4 } from "./elementwise_math";
 
 /** inp (n) → out (n) = inp·mask/(1 − p); in place allowed; p = 0 copies. */
 export function dropout_forward(

@@ -1,5 +1,6 @@
-// f32x4 math shared by the elementwise kernels: exp, erf and the normal CDF Φ, plus partial-vector
-// loads for row tails. Nothing here is exported from the module (index.ts only re-exports kernels).
+// f32x4 math shared by the elementwise kernels: exp, erf and the normal CDF Φ, partial-vector
+// loads for row tails, and the dropout mask hash (dropout.ts and the fused GELU + dropout of
+// gelu.ts). Nothing here is exported from the module (index.ts only re-exports kernels).
 //
 // erf: |x| < 1 → x + x·P(x²) (P fitted with the 2/√π − 1 term split off, so the big part of the
 // result is x itself, exact); 1 ≤ |x| < 6 → erfc(|x|) = exp(R(|x| − 3.5) − x²) with R fitted to
@@ -144,4 +145,52 @@ export function storePartial(p: usize, v: v128, k: i32): void {
   store<f32>(p, f32x4.extract_lane(v, 0));
   if (k > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
   if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+// Dropout mask (see dropout.ts): element i is kept iff (hash(key0, key1, i) >>> 8)·2⁻²⁴ ≥ p.
+// @ts-ignore: decorator
+@inline
+function hash(k0: u32, k1: u32, i: u32): u32 {
+  let h = (i * 0x9e3779b9) ^ k0;
+  h ^= h >>> 16;
+  h *= 0x85ebca6b;
+  h ^= h >>> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >>> 16;
+  h ^= k1;
+  h ^= h >>> 16;
+  h *= 0x7feb352d;
+  h ^= h >>> 15;
+  h *= 0x846ca68b;
+  h ^= h >>> 16;
+  return h;
+}
+
+// @ts-ignore: decorator
+@inline
+function xorShr(h: v128, s: i32): v128 {
+  return v128.xor(h, i32x4.shr_u(h, s));
+}
+
+/** All-ones lanes where element i … i+3 is kept. */
+// @ts-ignore: decorator
+@inline
+export function keep4(k0: v128, k1: v128, i: i32, pv: v128): v128 {
+  let h = i32x4.add(i32x4.splat(i), i32x4(0, 1, 2, 3));
+  h = v128.xor(i32x4.mul(h, i32x4.splat(0x9e3779b9)), k0);
+  h = i32x4.mul(xorShr(h, 16), i32x4.splat(0x85ebca6b));
+  h = i32x4.mul(xorShr(h, 13), i32x4.splat(0xc2b2ae35));
+  h = v128.xor(xorShr(h, 16), k1);
+  h = i32x4.mul(xorShr(h, 16), i32x4.splat(0x7feb352d));
+  h = i32x4.mul(xorShr(h, 15), i32x4.splat(0x846ca68b));
+  h = xorShr(h, 16);
+  const bits24 = f32x4.convert_i32x4_s(i32x4.shr_u(h, 8));
+  const u = f32x4.mul(bits24, f32x4.splat(5.9604644775390625e-8));
+  return f32x4.ge(u, pv);
+}
+
+// @ts-ignore: decorator
+@inline
+export function keep1(k0: u32, k1: u32, i: i32, p: f32): bool {
+  return <f32>(hash(k0, k1, <u32>i) >>> 8) * <f32>5.9604644775390625e-8 >= p;
 }

@@ -1,7 +1,7 @@
 // Exact (erf) GELU and erf itself, elementwise over fixed chunks: task t does elements
 // [t·chunk, min(n, (t+1)·chunk)). chunk must be a multiple of 4, so only the last task has a
 // tail, and the tail goes through the same f32x4 code (bits do not depend on where a task starts).
-import { erf4, loadPartial, phi4, pdf4, storePartial } from "./elementwise_math";
+import { erf4, keep4, loadPartial, phi4, pdf4, storePartial } from "./elementwise_math";
 
 // @ts-ignore: decorator
 @inline
@@ -56,6 +56,85 @@ export function gelu_backward(
       const k = i1 - i;
       const g = f32x4.mul(loadPartial(dout + o, k), geluGradVec(loadPartial(inp + o, k)));
       storePartial(dinp + o, f32x4.add(loadPartial(dinp + o, k), g), k);
+    }
+  }
+}
+
+/**
+ * Fused GELU + inverted dropout (the mask of dropout_forward with these keys; p = 0: no dropout):
+ * out(n) = mask·x·Φ(x)/(1 − p), x = inp(n), and the local derivative
+ * grad(n) = ∂out/∂x = mask·(Φ(x) + x·φ(x))/(1 − p) that gelu_dropout_backward multiplies by.
+ * grad may alias inp (every element is read before it is written); out may alias neither.
+ * One pass instead of two, and the backward needs neither erf nor the mask hash again.
+ */
+export function gelu_dropout_forward(
+  out: usize,
+  grad: usize,
+  inp: usize,
+  n: i32,
+  p: f32,
+  key0: u32,
+  key1: u32,
+  chunk: i32,
+  t0: i32,
+  t1: i32,
+): void {
+  for (let t = t0; t < t1; t++) {
+    const i0 = t * chunk;
+    const i1 = min(n, i0 + chunk);
+    let i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      const o = <usize>i << 2;
+      geluDrop4(out + o, grad + o, v128.load(inp + o), p, key0, key1, i, 4);
+    }
+    if (i < i1) {
+      const o = <usize>i << 2;
+      geluDrop4(out + o, grad + o, loadPartial(inp + o, i1 - i), p, key0, key1, i, i1 - i);
+    }
+  }
+}
+
+// out[0 … k), grad[0 … k) for elements i … i+k−1 (k ≤ 4) with values x; the same operations as
+// gelu_forward then dropout_forward, so out has the same bits as those two
+// @ts-ignore: decorator
+@inline
+function geluDrop4(
+  out: usize, grad: usize, x: v128, p: f32, key0: u32, key1: u32, i: i32, k: i32,
+): void {
+  const ph = phi4(x);
+  let y = f32x4.mul(x, ph);
+  let g = f32x4.relaxed_madd(x, pdf4(x), ph);
+  if (p != 0) {
+    const sv = f32x4.splat(<f32>1.0 / (<f32>1.0 - p));
+    const m = keep4(i32x4.splat(key0), i32x4.splat(key1), i, f32x4.splat(p));
+    y = v128.and(f32x4.mul(y, sv), m);
+    g = v128.and(f32x4.mul(g, sv), m);
+  }
+  if (k == 4) {
+    v128.store(out, y);
+    v128.store(grad, g);
+  } else {
+    storePartial(out, y, k);
+    storePartial(grad, g, k);
+  }
+}
+
+/**
+ * Backward of gelu_dropout_forward, in place: dx(n) ← dx·grad turns the gradient of its output
+ * into the gradient of its input (grad from the forward). In place rather than accumulating:
+ * the model's buffer needs no zeroing and one pass less.
+ */
+export function gelu_dropout_backward(dx: usize, grad: usize, n: i32, chunk: i32, t0: i32, t1: i32): void {
+  for (let t = t0; t < t1; t++) {
+    const i1 = min(n, t * chunk + chunk);
+    let i = t * chunk;
+    for (; i + 4 <= i1; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dx + o, f32x4.mul(v128.load(dx + o), v128.load(grad + o)));
+    }
+    for (; i < i1; i++) {
+      const o = <usize>i << 2;
+      store<f32>(dx + o, load<f32>(dx + o) * load<f32>(grad + o));
     }
   }
 }

@@ -31,7 +31,7 @@ export interface _BlockActs {
   ln2: number;
   mean2: number;
   rstd2: number;
-  /** (B, Lq, 4D) first FFN Linear output (GELU input). */
+  /** (B, Lq, 4D) first FFN Linear output, then (forward's end) ∂gd/∂fc1. */
   fc1: number;
   /** (B, Lq, 4D) dropout(GELU(fc1)): the second FFN Linear's input. */
   gd: number;
@@ -50,7 +50,10 @@ export interface _Acts {
   lastIn: number;
   /** (B, D) the head's input when gathered from a full-length stream. */
   headIn: number;
-  /** (B, D/2) head Linear output, and dropout(GELU(·)) of it. */
+  /** (B, D) the last block's LN₁ output at the last position, and its queries (split q). */
+  lastLn: number;
+  lastQ: number;
+  /** (B, D/2) head Linear output (then ∂o1g/∂o1), and dropout(GELU(·)) of it. */
   o1: number;
   o1g: number;
   /** (B, horizon) predictions. */
@@ -63,12 +66,13 @@ export interface _Acts {
   dln: number;
   datt: number;
   dqkv: number;
+  /** (B, D) gradients of lastQ and lastLn. */
+  dq: number;
+  dlastLn: number;
   disl: number;
-  dbig1: number;
-  dbig2: number;
+  dbig: number;
   dlast: number;
   dh1: number;
-  dh2: number;
 }
 
 /**
@@ -133,6 +137,8 @@ export function _planActs(
     blocks,
     lastIn: a(cap * D),
     headIn: a(cap * D),
+    lastLn: a(cap * D),
+    lastQ: a(cap * D),
     o1: a(cap * (D / 2)),
     o1g: a(cap * (D / 2)),
     pred: a(cap * cfg.horizon),
@@ -142,11 +148,11 @@ export function _planActs(
     dln: a(BL * D),
     datt: a(BL * D),
     dqkv: a(BL * 3 * D),
+    dq: a(cap * D),
+    dlastLn: a(cap * D),
     disl: btsp ? a(BL * H) : 0,
-    dbig1: a(BL * F),
-    dbig2: a(BL * F),
+    dbig: a(BL * F),
     dlast: a(cap * D),
     dh1: a(cap * (D / 2)),
-    dh2: a(cap * (D / 2)),
   };
 }

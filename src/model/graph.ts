@@ -8,7 +8,9 @@
  *
  * Exact saving: only the last position feeds the head, so for btsp/standard the last block
  * computes queries, attention output, out_proj, LN₂ and FFN at that position alone (keys and
- * values still at every position). `original` mixes positions in its regrouping, so it never
+ * values still at every position). With CPU attention (`splitQ`) its query and IS projections
+ * also run on the last position only: k|v is one (2D, D) Linear over all rows, q and is_proj
+ * run over B rows; an attention implementation gets the fused [q | k | v] rows instead. `original` mixes positions in its regrouping, so it never
  * takes this path. Dropout masks are indexed by element, so in training the last block's
  * masks are drawn over its B rows rather than B·L: an equally distributed, different draw
  * (eval-mode outputs and gradients are identical either way).
@@ -25,7 +27,7 @@ import type { _ParamPtrs } from "./ptrs.ts";
 import type { _Acts } from "./acts.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
 import { layernormBackward, layernormForward } from "../ops/layernorm.ts";
-import { geluBackward, geluForward } from "../ops/gelu.ts";
+import { geluDropoutBackward, geluDropoutForward } from "../ops/gelu.ts";
 import { addForward, gatherRows, scatterRowsAdd } from "../ops/residual.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import { embedBackward, embedForward } from "../ops/embed.ts";
@@ -55,6 +57,8 @@ export interface _PassCtx {
   keys: readonly number[];
   /** Use the last-position-only path in the last block (btsp/standard). */
   exactLast: boolean;
+  /** In that block, project queries and IS logits at the last position only (CPU attention). */
+  splitQ: boolean;
   /** `original` mode's reshape defect (spec §5); false gives per-sample heads. */
   regroup: boolean;
 }
@@ -106,9 +110,20 @@ function _zero(be: Backend, ptr: number, n: number): void {
   be.heap.f32.fill(0, ptr >> 2, (ptr >> 2) + n);
 }
 
+/** out = Drop(GELU(x)) with dropout site `site`'s keys; x ← ∂out/∂x for the backward. */
+function _geluDrop(c: _PassCtx, out: number, x: number, count: number, site: number): void {
+  const [p, k0, k1] = c.drop ? [c.cfg.dropout, c.keys[2 * site], c.keys[2 * site + 1]] : [0, 0, 0];
+  geluDropoutForward(c.be, out, x, x, count, p, k0, k1);
+}
+
+function _split(c: _PassCtx, n: number): boolean {
+  return c.splitQ && _isExact(c, n);
+}
+
 function _attnArgs(c: _PassCtx, n: number, qStart: number): AttentionForwardArgs {
   const l = c.A.blocks[n], p = c.P.blocks[n], cfg = c.cfg;
   return {
+    q: _split(c, n) ? c.A.lastQ : 0,
     mode: cfg.attention,
     B: c.B,
     L: cfg.seqLen,
@@ -222,8 +237,16 @@ export function* _forwardPass(c: _PassCtx): _Pass<{ pred: number; headIn: number
     const qStart = exact ? L - 1 : 0;
     const R = B * (L - qStart);
     layernormForward(be, l.ln1, l.mean1, l.rstd1, hin, w.ln1w, w.ln1b, BL, D);
-    linearForward(be, l.qkv, l.ln1, w.wqkv, w.bqkv, BL, D, 3 * D);
-    if (l.isl) linearForward(be, l.isl, l.ln1, w.isw, w.isb, BL, D, H);
+    if (_split(c, n)) {
+      // qkv holds (B, L, 2D) rows [k | v]; W_k, W_v (and b_k, b_v) follow W_q (b_q) in memory
+      linearForward(be, l.qkv, l.ln1, w.wqkv + 4 * D * D, w.bqkv + 4 * D, BL, D, 2 * D);
+      gatherRows(be, A.lastLn, l.ln1, B, L, D, L - 1);
+      linearForward(be, A.lastQ, A.lastLn, w.wqkv, w.bqkv, B, D, D);
+      if (l.isl) linearForward(be, l.isl, A.lastLn, w.isw, w.isb, B, D, H);
+    } else {
+      linearForward(be, l.qkv, l.ln1, w.wqkv, w.bqkv, BL, D, 3 * D);
+      if (l.isl) linearForward(be, l.isl, l.ln1, w.isw, w.isb, BL, D, H);
+    }
     yield { kind: "forward", args: _attnArgs(c, n, qStart) };
     linearForward(be, A.tmp, l.att, w.wo, w.bo, R, D, D);
     let base = hin;
@@ -234,8 +257,8 @@ export function* _forwardPass(c: _PassCtx): _Pass<{ pred: number; headIn: number
     addForward(be, l.hmid, base, A.tmp, R * D);
     layernormForward(be, l.ln2, l.mean2, l.rstd2, l.hmid, w.ln2w, w.ln2b, R, D);
     linearForward(be, l.fc1, l.ln2, w.w1, w.b1, R, D, F);
-    geluForward(be, l.gd, l.fc1, R * F);
-    if (c.drop) dropoutForward(be, l.gd, l.gd, R * F, p, c.keys[4 * n], c.keys[4 * n + 1]);
+    // gd = Drop(GELU(fc1)); fc1 becomes ∂gd/∂fc1, all that the backward needs of it
+    _geluDrop(c, l.gd, l.fc1, R * F, 2 * n);
     linearForward(be, A.tmp, l.gd, w.w2, w.b2, R, F, D);
     if (c.drop) dropoutForward(be, A.tmp, A.tmp, R * D, p, c.keys[4 * n + 2], c.keys[4 * n + 3]);
     addForward(be, A.resid[n + 1], l.hmid, A.tmp, R * D);
@@ -247,8 +270,8 @@ export function* _forwardPass(c: _PassCtx): _Pass<{ pred: number; headIn: number
     headIn = A.headIn;
   }
   linearForward(be, A.o1, headIn, P.h0w, P.h0b, B, D, D2);
-  geluForward(be, A.o1g, A.o1, B * D2);
-  if (c.drop) dropoutForward(be, A.o1g, A.o1g, B * D2, p, c.keys[4 * N], c.keys[4 * N + 1]);
+  // o1g = Drop(GELU(o1)); o1 becomes ∂o1g/∂o1
+  _geluDrop(c, A.o1g, A.o1, B * D2, 2 * N);
   linearForward(be, A.pred, A.o1g, P.h3w, P.h3b, B, D2, cfg.horizon);
   return { pred: A.pred, headIn };
 }
@@ -278,19 +301,11 @@ export function* _backwardPass(c: _PassCtx, headIn: number, dpred: number): _Pas
   // pred = W₄·o1g + b₄
   _zero(be, A.dh1, B * D2);
   linearBackward(be, A.dh1, G.h3w, G.h3b, dpred, A.o1g, P.h3w, B, D2, cfg.horizon);
-  // o1g = Drop(GELU(o1))
-  let dgelu = A.dh1;
-  if (c.drop) {
-    _zero(be, A.dh2, B * D2);
-    dropoutBackward(be, A.dh2, A.dh1, B * D2, p, c.keys[4 * N], c.keys[4 * N + 1]);
-    dgelu = A.dh2;
-  }
-  const do1 = dgelu === A.dh1 ? A.dh2 : A.dh1;
-  _zero(be, do1, B * D2);
-  geluBackward(be, do1, A.o1, dgelu, B * D2);
+  // o1g = Drop(GELU(o1)), and the forward left ∂o1g/∂o1 in o1
+  geluDropoutBackward(be, A.dh1, A.o1, B * D2);
   // o1 = W₃·h[:, L−1] + b₃
   _zero(be, A.dlast, B * D);
-  linearBackward(be, A.dlast, G.h0w, G.h0b, do1, headIn, P.h0w, B, D, D2);
+  linearBackward(be, A.dlast, G.h0w, G.h0b, A.dh1, headIn, P.h0w, B, D, D2);
   // dcur: gradient of the current block's output (R rows), then of its h_mid, then of its input.
   let dcur = A.dlast;
   if (!_isExact(c, N - 1)) {
@@ -311,33 +326,28 @@ export function* _backwardPass(c: _PassCtx, headIn: number, dpred: number): _Pas
       dropoutBackward(be, A.dtmp, dcur, R * D, p, c.keys[4 * n + 2], c.keys[4 * n + 3]);
       dfc2 = A.dtmp;
     }
-    _zero(be, A.dbig1, R * F);
-    linearBackward(be, A.dbig1, g.w2, g.b2, dfc2, l.gd, w.w2, R, F, D);
-    // gd = Drop(GELU(fc1))
-    let dg = A.dbig1;
-    if (c.drop) {
-      _zero(be, A.dbig2, R * F);
-      dropoutBackward(be, A.dbig2, A.dbig1, R * F, p, c.keys[4 * n], c.keys[4 * n + 1]);
-      dg = A.dbig2;
-    }
-    const dfc1 = dg === A.dbig1 ? A.dbig2 : A.dbig1;
-    _zero(be, dfc1, R * F);
-    geluBackward(be, dfc1, l.fc1, dg, R * F);
+    _zero(be, A.dbig, R * F);
+    linearBackward(be, A.dbig, g.w2, g.b2, dfc2, l.gd, w.w2, R, F, D);
+    // gd = Drop(GELU(fc1)), and the forward left ∂gd/∂fc1 in fc1
+    geluDropoutBackward(be, A.dbig, l.fc1, R * F);
     // fc1 = W₁·ln2 + b₁
     _zero(be, A.dln, R * D);
-    linearBackward(be, A.dln, g.w1, g.b1, dfc1, l.ln2, w.w1, R, D, F);
+    linearBackward(be, A.dln, g.w1, g.b1, A.dbig, l.ln2, w.w1, R, D, F);
     // ln2 = LN₂(h_mid)
     layernormBackward(be, dcur, g.ln2w, g.ln2b, A.dln, l.hmid, w.ln2w, l.mean2, l.rstd2, R, D);
     // h_mid = h_in + W_o·att + b_o
     _zero(be, A.datt, R * D);
     linearBackward(be, A.datt, g.wo, g.bo, dcur, l.att, w.wo, R, D, D);
     // att = Attn(qkv, isLogit)
-    _zero(be, A.dqkv, BL * 3 * D);
-    if (A.disl) _zero(be, A.disl, BL * H);
+    const split = _split(c, n);
+    _zero(be, A.dqkv, BL * (split ? 2 : 3) * D);
+    if (split) _zero(be, A.dq, B * D);
+    if (A.disl) _zero(be, A.disl, (split ? B : BL) * H);
     const args: AttentionBackwardArgs = {
       ..._attnArgs(c, n, qStart),
       dout: A.datt,
       dqkv: A.dqkv,
+      dq: split ? A.dq : 0,
       disLogit: A.disl,
       dlogTauEt: g.tauEt,
       dlogTauIs: g.tauIs,
@@ -348,8 +358,18 @@ export function* _backwardPass(c: _PassCtx, headIn: number, dpred: number): _Pas
     yield { kind: "backward", args };
     // isLogit = ln1·is_projᵀ + a;  qkv = ln1·W_qkvᵀ + b_qkv
     _zero(be, A.dln, BL * D);
-    if (A.disl) linearBackward(be, A.dln, g.isw, g.isb, A.disl, l.ln1, w.isw, BL, D, H);
-    linearBackward(be, A.dln, g.wqkv, g.bqkv, A.dqkv, l.ln1, w.wqkv, BL, D, 3 * D);
+    if (split) {
+      // [k | v] = ln1·W_kvᵀ + b_kv;  q, isLogit = f(ln1[:, L−1])
+      const kw = 4 * D * D, kb = 4 * D;
+      linearBackward(be, A.dln, g.wqkv + kw, g.bqkv + kb, A.dqkv, l.ln1, w.wqkv + kw, BL, D, 2 * D);
+      _zero(be, A.dlastLn, B * D);
+      if (A.disl) linearBackward(be, A.dlastLn, g.isw, g.isb, A.disl, A.lastLn, w.isw, B, D, H);
+      linearBackward(be, A.dlastLn, g.wqkv, g.bqkv, A.dq, A.lastLn, w.wqkv, B, D, D);
+      scatterRowsAdd(be, A.dln, A.dlastLn, B, L, D, L - 1);
+    } else {
+      if (A.disl) linearBackward(be, A.dln, g.isw, g.isb, A.disl, l.ln1, w.isw, BL, D, H);
+      linearBackward(be, A.dln, g.wqkv, g.bqkv, A.dqkv, l.ln1, w.wqkv, BL, D, 3 * D);
+    }
     if (exact) {
       // h_mid = h_in[:, L−1] + …: the residual reaches the last row only.
       _zero(be, A.dres, BL * D);

@@ -90,6 +90,12 @@ export class BTSPFormer {
   _exactLast = true;
   /** Internal: `original` mode's head regrouping (spec §5); `false` removes the defect. */
   _regroup = true;
+  /**
+   * Internal: with the last-position-only last block and CPU attention, compute that block's
+   * queries (and IS logits) at the last position only; `false` computes them at every position
+   * as an attention implementation needs them (the same values up to float rounding).
+   */
+  _splitQ = true;
 
   readonly #ownsBackend: boolean;
   readonly #seed: number;
@@ -416,6 +422,7 @@ export class BTSPFormer {
       drop,
       keys: drop ? _siteKeys(key0, key1, _dropoutSites(this.config.layers)) : [],
       exactLast: this._exactLast,
+      splitQ: this._splitQ && !this.#attn,
       regroup: this._regroup,
     };
     // A pass that fails half way leaves nothing a backward could use.

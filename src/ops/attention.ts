@@ -28,9 +28,18 @@ export interface AttentionForwardArgs {
   qStart: number;
   /** (B, L−qStart, D) context, heads concatenated in head order (before out_proj). */
   out: number;
-  /** (B, L, 3D) rows [q | k | v]; head h owns features h·Dh … h·Dh+Dh−1 of each. */
+  /**
+   * (B, L, 3D) rows [q | k | v]; head h owns features h·Dh … h·Dh+Dh−1 of each. With `q` set:
+   * (B, L, 2D) rows [k | v].
+   */
   qkv: number;
-  /** btsp: (B, L, H) logits z·uᵀ+a, IS = σ(logit); 0 otherwise. */
+  /**
+   * Separate queries, (B, L−qStart, D): the rows of positions qStart … L−1 only (a model
+   * block that needs only the last query computes no others). 0 or absent (default): the q
+   * part of `qkv`. CPU attention only: the WebGPU attention reads the fused layout.
+   */
+  q?: number;
+  /** btsp: (B, L, H) logits z·uᵀ+a, IS = σ(logit), or (B, L−qStart, H) with `q` set; else 0. */
   isLogit: number;
   /** {@linkcode attentionScratchFloats} floats the forward fills and the backward reads. */
   scratch: number;
@@ -54,9 +63,11 @@ export interface AttentionForwardArgs {
 export interface AttentionBackwardArgs extends AttentionForwardArgs {
   /** (B, L−qStart, D) gradient of `out`. */
   dout: number;
-  /** (B, L, 3D) gradient of `qkv`. */
+  /** Gradient of `qkv`, laid out as `qkv`. */
   dqkv: number;
-  /** btsp: (B, L, H) gradient of `isLogit`. */
+  /** Gradient of `q` when `q` is set (required then), laid out as `q`. */
+  dq?: number;
+  /** btsp: gradient of `isLogit`, laid out as `isLogit`. */
   disLogit: number;
   /** btsp: (H). */
   dlogTauEt: number;
@@ -155,6 +166,7 @@ function prepare(a: AttentionForwardArgs) {
   const id = modeId(a.mode);
   checkShape(a.mode, a.B, a.L, a.D, a.H, a.qStart);
   need(a, FORWARD_NEEDS[a.mode]);
+  if (a.q !== undefined && a.q !== 0) need(a, ["q"]);
   const lay = layout(a.mode, a.B, a.L, a.D, a.H, a.qStart);
   const regroup = a.mode === "original" && a.regroup !== false;
   const Lq = a.L - a.qStart, Dh = a.D / a.H;
@@ -193,17 +205,22 @@ function prepare(a: AttentionForwardArgs) {
 export function attentionForward(be: Backend, a: AttentionForwardArgs): void {
   const p = prepare(a);
   const dst = p.regroup ? p.ctx : a.out;
+  const io = rows(a, a.qkv, a.isLogit, a.q ?? 0);
   be.run("attention_forward", a.B * a.H, [
     p.id,
     dst,
-    a.qkv,
+    io.q,
+    io.qs,
+    io.qRows,
+    io.kv,
+    io.kvs,
     a.scratch,
     a.B,
     a.L,
     a.D,
     a.H,
     a.qStart,
-    a.isLogit,
+    io.isl,
     a.logTauEt,
     a.logTauIs,
     a.eta,
@@ -247,19 +264,27 @@ export function attentionForward(be: Backend, a: AttentionForwardArgs): void {
  */
 export function attentionBackward(be: Backend, a: AttentionBackwardArgs): void {
   const p = prepare(a);
-  need(a, ["dout", "dqkv"]);
+  const split = (a.q ?? 0) !== 0;
+  need(a, split ? ["dout", "dqkv", "dq"] : ["dout", "dqkv"]);
   let dout = a.dout;
   if (p.regroup) {
     be.run("attention_regroup_backward", a.B * a.L, [p.ctx, a.dout, a.B, a.L, a.D, a.H], a.D);
     dout = p.ctx;
   }
+  const io = rows(a, a.qkv, a.isLogit, a.q ?? 0);
+  const dio = rows(a, a.dqkv, a.mode === "btsp" ? a.disLogit : 0, split ? a.dq ?? 0 : 0);
   be.run("attention_backward", a.B * a.H, [
     p.id,
-    a.dqkv,
-    a.mode === "btsp" ? a.disLogit : 0,
+    dio.q,
+    dio.kv,
+    dio.isl,
     p.partials,
     dout,
-    a.qkv,
+    io.q,
+    io.qs,
+    io.qRows,
+    io.kv,
+    io.kvs,
     a.scratch,
     a.B,
     a.L,
@@ -280,4 +305,23 @@ export function attentionBackward(be: Backend, a: AttentionBackwardArgs): void {
   if (grads.some((g) => g !== 0)) {
     be.run("attention_reduce_params", 1, [p.id, p.partials, a.B, a.H, ...grads], 0);
   }
+}
+
+/**
+ * Where the kernels find query qStart of sample 0 (`q`, rows `qs` floats apart, `qRows` rows per
+ * sample), key 0 of sample 0 (`kv`, rows `kvs` apart, values D floats after the keys) and the
+ * isLogit row of query qStart, for the fused layout (`q` = 0) or the split one. The same
+ * arithmetic places the gradients.
+ */
+function rows(a: AttentionForwardArgs, qkv: number, isl: number, q: number) {
+  const { L, D, H, qStart } = a;
+  if (q !== 0) return { q, qs: D, qRows: L - qStart, kv: qkv, kvs: 2 * D, isl };
+  return {
+    q: qkv + qStart * 3 * D * 4,
+    qs: 3 * D,
+    qRows: L,
+    kv: qkv + D * 4,
+    kvs: 3 * D,
+    isl: isl === 0 ? 0 : isl + qStart * H * 4,
+  };
 }

@@ -40,7 +40,7 @@ export function dropoutForward(
   key0: number,
   key1: number,
 ): void {
-  check(n, p, key0, key1);
+  _checkDropout(n, p, key0, key1);
   if (p === 0 && out === inp) return;
   be.run(
     "dropout_forward",
@@ -75,7 +75,7 @@ export function dropoutBackward(
   key0: number,
   key1: number,
 ): void {
-  check(n, p, key0, key1);
+  _checkDropout(n, p, key0, key1);
   be.run(
     "dropout_backward",
     Math.ceil(n / CHUNK),
@@ -84,7 +84,22 @@ export function dropoutBackward(
   );
 }
 
-function check(n: number, p: number, key0: number, key1: number): void {
+/**
+ * Throws a {@linkcode UserError} unless n is a count, 0 ≤ p < 1 and both keys are uint32 (the
+ * arguments every dropout op takes).
+ *
+ * @example
+ * ```ts
+ * import { _checkDropout } from "./dropout.ts";
+ * _checkDropout(10, 0.1, 1, 2); // fine
+ * try {
+ *   _checkDropout(10, 1, 1, 2);
+ * } catch (e) {
+ *   console.log((e as Error).message); // Cannot use dropout probability 1: expected 0 ≤ p < 1
+ * }
+ * ```
+ */
+export function _checkDropout(n: number, p: number, key0: number, key1: number): void {
   if (!Number.isInteger(n) || n < 0) {
     throw new UserError(`Cannot apply dropout to n = ${n} values: expected an integer ≥ 0`);
   }

@@ -363,6 +363,122 @@ Deno.test("attention: qStart = L−1 gives exactly the last row of the full comp
   });
 });
 
+/**
+ * The split layout of {@linkcode run}'s case: queries qStart … L−1 apart (B, Lq, D), k|v rows
+ * (B, L, 2D), isLogit (B, Lq, H); forward + backward, gradients mapped back to the fused layout.
+ */
+function runSplit(be: Backend, c: Case, x: Inputs, g0 = 0.25): Result {
+  const h = be.heap, mark = h.mark();
+  try {
+    const D = c.H * c.Dh, Lq = c.L - c.qStart, btsp = c.mode === "btsp";
+    const q = new Float32Array(c.B * Lq * D), kv = new Float32Array(c.B * c.L * 2 * D);
+    const isl = new Float32Array(c.B * Lq * c.H);
+    for (let b = 0; b < c.B; b++) {
+      for (let i = 0; i < c.L; i++) {
+        const row = x.qkv.subarray((b * c.L + i) * 3 * D, (b * c.L + i + 1) * 3 * D);
+        kv.set(row.subarray(D), (b * c.L + i) * 2 * D);
+        if (i < c.qStart) continue;
+        const r = b * Lq + i - c.qStart;
+        q.set(row.subarray(0, D), r * D);
+        isl.set(x.isLogit.subarray((b * c.L + i) * c.H, (b * c.L + i + 1) * c.H), r * c.H);
+      }
+    }
+    const put = (a: Float32Array) => {
+      const p = h.alloc(a.length);
+      h.write(p, a);
+      return p;
+    };
+    const grad = (n: number) => {
+      const p = h.alloc(n);
+      h.view(p, n).fill(g0);
+      return p;
+    };
+    const args = {
+      mode: c.mode,
+      B: c.B,
+      L: c.L,
+      D,
+      H: c.H,
+      qStart: c.qStart,
+      out: h.alloc(c.B * Lq * D),
+      qkv: put(kv),
+      q: put(q),
+      isLogit: btsp ? put(isl) : 0,
+      scratch: h.alloc(attentionScratchFloats(c.mode, c.B, c.L, D, c.H, c.qStart)),
+      logTauEt: btsp ? put(x.logTauEt) : 0,
+      logTauIs: btsp ? put(x.logTauIs) : 0,
+      eta: btsp ? put(x.eta) : 0,
+      etGate: 0,
+      isGate: 0,
+      timeBias: 0,
+    };
+    attentionForward(be, args);
+    const bw = {
+      ...args,
+      dout: put(x.dout),
+      dqkv: grad(kv.length),
+      dq: grad(q.length),
+      disLogit: btsp ? grad(isl.length) : 0,
+      dlogTauEt: btsp ? grad(c.H) : 0,
+      dlogTauIs: btsp ? grad(c.H) : 0,
+      deta: btsp ? grad(c.H) : 0,
+      detGate: 0,
+      disGate: 0,
+    };
+    attentionBackward(be, bw);
+    const get = (p: number, n: number) =>
+      p === 0 ? new Float32Array(n) : h.read(p, n).map((v) => v - g0);
+    const dkv = get(bw.dqkv, kv.length), dq = get(bw.dq, q.length);
+    const disl = get(bw.disLogit, isl.length);
+    const dqkv = new Float32Array(x.qkv.length), disLogit = new Float32Array(x.isLogit.length);
+    for (let b = 0; b < c.B; b++) {
+      for (let i = 0; i < c.L; i++) {
+        dqkv.set(
+          dkv.subarray((b * c.L + i) * 2 * D, (b * c.L + i + 1) * 2 * D),
+          (b * c.L + i) * 3 * D + D,
+        );
+        if (i < c.qStart) continue;
+        const r = b * Lq + i - c.qStart;
+        dqkv.set(dq.subarray(r * D, (r + 1) * D), (b * c.L + i) * 3 * D);
+        disLogit.set(disl.subarray(r * c.H, (r + 1) * c.H), (b * c.L + i) * c.H);
+      }
+    }
+    return {
+      out: h.read(args.out, c.B * Lq * D),
+      dqkv,
+      disLogit: btsp ? disLogit : new Float32Array(0),
+      dlogTauEt: get(bw.dlogTauEt, c.H),
+      dlogTauIs: get(bw.dlogTauIs, c.H),
+      deta: get(bw.deta, c.H),
+      detGate: new Float32Array(1),
+      disGate: new Float32Array(1),
+    };
+  } finally {
+    h.release(mark);
+  }
+}
+
+Deno.test("attention: queries apart (q, [k | v] rows) give the fused layout's bits", () => {
+  withBackends((bes) => {
+    for (const mode of ["btsp", "standard"] as const) {
+      for (const [B, L, H, Dh] of [[2, 9, 2, 16], [3, 6, 2, 3], [2, 50, 4, 16]]) {
+        for (const qStart of [0, 3, L - 1]) {
+          const c: Case = { mode, B, L, H, Dh, qStart };
+          const x = inputs(c, 31);
+          for (const [be, backend] of Object.entries(bes)) {
+            const f = run(backend, c, x), s = runSplit(backend, c, x);
+            assert.deepEqual(s.out, f.out, `${be} ${name(c)} out`);
+            for (const g of GRADS) {
+              if (f[g].length === 0 || mode === "standard" && g === "disLogit") continue;
+              assert.deepEqual(s[g], f[g], `${be} ${name(c)} ${g}`);
+            }
+          }
+        }
+      }
+    }
+  });
+});
+
 Deno.test("attention: original regrouping follows the §5 index formula (B = 2 mixes samples)", () => {
   withBackends((bes) => {
     const c: Case = { mode: "original", B: 2, L: 5, H: 2, Dh: 3, qStart: 0 };

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { type Backend, createBackend } from "../../src/engine/backend.ts";
-import { erfForward, geluBackward, geluForward } from "../../src/ops/gelu.ts";
+import {
+  erfForward,
+  geluBackward,
+  geluDropoutBackward,
+  geluDropoutForward,
+  geluForward,
+} from "../../src/ops/gelu.ts";
+import { dropoutForward } from "../../src/ops/dropout.ts";
+import { UserError } from "../../src/util/errors.ts";
 import { erf64, erfc64, normalCdf64 } from "../../src/kernels/ref/erf.ts";
 import { Rng } from "../../src/util/rng.ts";
 
@@ -130,4 +138,78 @@ Deno.test("gelu forward and backward: 1 and 2 wasm threads give identical bits",
   const [f1, b1] = run(1), [f2, b2] = run(2);
   assert.deepEqual(f1, f2);
   assert.deepEqual(b1, b2);
+});
+
+/** [out, grad] of geluDropoutForward, and dx·grad from geluDropoutBackward. */
+function fused(be: Backend, xs: number[], dx: number[], p: number): Float32Array[] {
+  const n = xs.length, h = be.heap;
+  const x = h.alloc(n), y = h.alloc(n), d = h.alloc(n);
+  h.write(x, xs);
+  h.write(d, dx);
+  geluDropoutForward(be, y, x, x, n, p, 77, 5);
+  const grad = h.read(x, n);
+  geluDropoutBackward(be, d, x, n);
+  return [h.read(y, n), grad, h.read(d, n)];
+}
+
+/** GELU then dropout, the two-kernel path geluDropoutForward replaces. */
+function separate(be: Backend, xs: number[], p: number): Float32Array {
+  const n = xs.length, h = be.heap;
+  const x = h.alloc(n), y = h.alloc(n);
+  h.write(x, xs);
+  geluForward(be, y, x, n);
+  dropoutForward(be, y, y, n, p, 77, 5);
+  return h.read(y, n);
+}
+
+Deno.test("gelu + dropout fused: out has the bits of gelu then dropout (ref and wasm)", () => {
+  const rng = new Rng(4);
+  for (const n of [...SIZES, 4099]) {
+    const xs = randn(rng, n, 2.5);
+    for (const p of [0, 0.3]) {
+      for (const name of ["ref", "wasm"] as const) {
+        const [out] = withBackend(name, 1, (be) => fused(be, xs, xs, p));
+        const want = withBackend(name, 1, (be) => separate(be, xs, p));
+        assert.deepEqual(out, want, `${name} n=${n} p=${p}`);
+      }
+    }
+  }
+});
+
+Deno.test("gelu + dropout fused: grad = mask·GELU′/(1 − p) within 1e-6·(1 + |g|), backward = dx·grad", () => {
+  const rng = new Rng(5);
+  for (const n of SIZES) {
+    const xs = randn(rng, n, 2.5).map(Math.fround), dx = randn(rng, n, 1).map(Math.fround);
+    for (const p of [0, 0.3]) {
+      // the mask, read off the dropout op applied to ones
+      const mask = withBackend("ref", 1, (be) => separate(be, xs.map(() => 10), p));
+      for (const name of ["ref", "wasm"] as const) {
+        const [, grad, d] = withBackend(name, 1, (be) => fused(be, xs, dx, p));
+        for (let i = 0; i < n; i++) {
+          const h = 1e-4;
+          const fd = (gelu64(xs[i] + h) - gelu64(xs[i] - h)) / (2 * h);
+          const want = mask[i] === 0 ? 0 : fd / (1 - Math.fround(p));
+          const tol = 1e-6 * (1 + Math.abs(want));
+          assert(
+            Math.abs(grad[i] - want) <= tol,
+            `${name} p=${p} x=${xs[i]}: ${grad[i]} vs ${want}`,
+          );
+          assert.equal(d[i], Math.fround(dx[i] * grad[i]), `${name} backward ${i}`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("gelu + dropout fused: 1 and 2 wasm threads give identical bits; bad calls throw", () => {
+  const rng = new Rng(6);
+  const n = 50_001, xs = randn(rng, n, 3), dx = randn(rng, n, 1);
+  const run = (threads: number) => withBackend("wasm", threads, (be) => fused(be, xs, dx, 0.1));
+  assert.deepEqual(run(2), run(1));
+  withBackend("ref", 1, (be) => {
+    const x = be.heap.alloc(4), y = be.heap.alloc(4);
+    assert.throws(() => geluDropoutForward(be, x, y, x, 4, 0, 0, 0), UserError);
+    assert.throws(() => geluDropoutForward(be, y, x, x, 4, 1, 0, 0), /probability 1/);
+    assert.throws(() => geluDropoutBackward(be, x, y, -1), /n = -1/);
+  });
 });

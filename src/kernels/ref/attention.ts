@@ -93,7 +93,11 @@ function attention_forward(
   heap: Heap,
   mode: number,
   out: number,
-  qkv: number,
+  q: number,
+  qs: number,
+  qRows: number,
+  kv: number,
+  kvs: number,
   scratch: number,
   _B: number,
   L: number,
@@ -111,7 +115,7 @@ function attention_forward(
   t1: number,
 ): void {
   const f = heap.f32;
-  const Dh = D / H, rs = 3 * D;
+  const Dh = D / H, rs = kvs;
   const { Lp, Lq, sp, sm, n, is, r: rOff } = regions(L, qStart);
   const stride = _attentionTaskFloats(mode, L, qStart);
   const scale = 1 / Math.sqrt(Dh);
@@ -122,7 +126,8 @@ function attention_forward(
   for (let t = t0; t < t1; t++) {
     const b = Math.floor(t / H), h = t % H;
     const base = (scratch >> 2) + t * stride;
-    const qB = (qkv >> 2) + b * L * rs + h * Dh, kB = qB + D, vB = qB + 2 * D;
+    const qB = (q >> 2) + b * qRows * qs + h * Dh;
+    const kB = (kv >> 2) + b * L * rs + h * Dh, vB = kB + D;
     let et = 0;
     if (btsp) {
       const tauE = Math.exp(f[(logTauEt >> 2) + h]), tauI = Math.exp(f[(logTauIs >> 2) + h]);
@@ -135,10 +140,10 @@ function attention_forward(
     }
     for (let i = qStart; i < L; i++) {
       const r = i - qStart, arow = base + r * Lp;
-      softmaxRow(f, a, qB + i * rs, kB, rs, L, Dh, scale, original, g, ig, timeBias, i);
+      softmaxRow(f, a, qB + r * qs, kB, rs, L, Dh, scale, original, g, ig, timeBias, i);
       for (let j = 0; j < Lp; j++) f[arow + j] = j < L ? a[j] : 0;
       if (btsp) {
-        const isv = sigmoid(f[(isLogit >> 2) + (b * L + i) * H + h]);
+        const isv = sigmoid(f[(isLogit >> 2) + (b * qRows + r) * H + h]);
         let nn = 0;
         for (let j = 0; j < L; j++) {
           const s = isv * w[j - i + L - 1];
@@ -166,11 +171,16 @@ function attention_forward(
 function attention_backward(
   heap: Heap,
   mode: number,
-  dqkv: number,
+  dq: number,
+  dkv: number,
   disLogit: number,
   partials: number,
   dout: number,
-  qkv: number,
+  q: number,
+  qs: number,
+  qRows: number,
+  kv: number,
+  kvs: number,
   scratch: number,
   _B: number,
   L: number,
@@ -186,7 +196,7 @@ function attention_backward(
   t1: number,
 ): void {
   const f = heap.f32;
-  const Dh = D / H, rs = 3 * D;
+  const Dh = D / H, rs = kvs;
   const { Lp, Lq, sp, sm, n, is, r: rOff } = regions(L, qStart);
   const stride = _attentionTaskFloats(mode, L, qStart);
   const scale = 1 / Math.sqrt(Dh);
@@ -195,14 +205,14 @@ function attention_backward(
   for (let t = t0; t < t1; t++) {
     const b = Math.floor(t / H), h = t % H;
     const base = (scratch >> 2) + t * stride;
-    const qOff = b * L * rs + h * Dh;
-    const qB = (qkv >> 2) + qOff, kB = qB + D, vB = qB + 2 * D;
-    const dqB = (dqkv >> 2) + qOff, dkB = dqB + D, dvB = dqB + 2 * D;
+    const qOff = b * qRows * qs + h * Dh, kOff = b * L * rs + h * Dh;
+    const qB = (q >> 2) + qOff, kB = (kv >> 2) + kOff, vB = kB + D;
+    const dqB = (dq >> 2) + qOff, dkB = (dkv >> 2) + kOff, dvB = dkB + D;
     const e0 = btsp ? sigmoid(f[(eta >> 2) + h]) : 0, et = 0.5 * e0;
     let accE = 0, accI = 0, accEta = 0, gT = 0, gI = 0;
     for (let i = qStart; i < L; i++) {
       const r = i - qStart, arow = base + r * Lp;
-      const qi = qB + i * rs, dc = (dout >> 2) + (b * Lq + r) * D + h * Dh;
+      const qi = qB + r * qs, dc = (dout >> 2) + (b * Lq + r) * D + h * Dh;
       for (let j = 0; j < L; j++) {
         let s = 0;
         for (let d = 0; d < Dh; d++) s += f[dc + d] * f[vB + j * rs + d];
@@ -231,7 +241,7 @@ function attention_backward(
           if (dl > 0) accE += dsv * isv * wv * dl;
           if (dl < 0) accI += dsv * isv * wv * -dl;
         }
-        if (disLogit !== 0) f[(disLogit >> 2) + (b * L + i) * H + h] += dis * isv * (1 - isv);
+        if (disLogit !== 0) f[(disLogit >> 2) + (b * qRows + r) * H + h] += dis * isv * (1 - isv);
       } else {
         for (let j = 0; j < L; j++) ah[j] = f[arow + j];
       }
@@ -248,7 +258,7 @@ function attention_backward(
       for (let d = 0; d < Dh; d++) {
         let c = 0;
         for (let j = 0; j < L; j++) c += ds[j] * f[kB + j * rs + d];
-        f[dqB + i * rs + d] += c;
+        f[dqB + r * qs + d] += c;
       }
       for (let j = 0; j < L; j++) {
         for (let d = 0; d < Dh; d++) {

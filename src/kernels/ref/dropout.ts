@@ -33,10 +33,21 @@ export function dropoutHash(key0: number, key1: number, i: number): number {
   return h >>> 0;
 }
 
-/** Whether element i survives: u ≥ p with u = 24 hash bits in [0, 1) (exact in float32). */
-function keep(key0: number, key1: number, i: number, p: number): boolean {
+/**
+ * Whether element i survives dropout with probability `p` (a float32 value): u ≥ p with u = 24
+ * hash bits in [0, 1) (exact in float32).
+ *
+ * @example
+ * ```ts
+ * import { _dropoutKeep } from "./dropout.ts";
+ * console.log(_dropoutKeep(1, 2, 3, 0)); // true
+ * ```
+ */
+export function _dropoutKeep(key0: number, key1: number, i: number, p: number): boolean {
   return (dropoutHash(key0, key1, i) >>> 8) * 5.9604644775390625e-8 >= p;
 }
+
+const keep = _dropoutKeep;
 
 function dropout_forward(
   heap: Heap,
