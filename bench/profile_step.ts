@@ -63,7 +63,9 @@ const rows = [...stats].sort((a, b) => b[1].ms - a[1].ms).map(([k, s]) => ({
   callsPerStep: s.calls / steps,
 }));
 if (values.json) {
-  console.log(JSON.stringify({ msPerStep: total / steps, kernelMsPerStep: kernelMs / steps, rows }));
+  console.log(
+    JSON.stringify({ msPerStep: total / steps, kernelMsPerStep: kernelMs / steps, rows }),
+  );
 } else {
   console.log(
     `${(total / steps).toFixed(1)} ms/step, kernels ${(kernelMs / steps).toFixed(1)} ms ` +

@@ -124,5 +124,7 @@ if (import.meta.main) {
       }
     }
   }
-  if (values.json) console.log(JSON.stringify({ config: { B, L, D: 64, H: 4, layers: 2 }, results }));
+  if (values.json) {
+    console.log(JSON.stringify({ config: { B, L, D: 64, H: 4, layers: 2 }, results }));
+  }
 }

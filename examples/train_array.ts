@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { BTSPFormer, train } from "../mod.ts";
+import { type BTSPFormer, train } from "../mod.ts";
 
 // A noisy seasonal series: 1500 points.
 const series = Array.from(

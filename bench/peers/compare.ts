@@ -106,5 +106,7 @@ if (import.meta.main) {
     }
   }
   if (values.json) console.log(JSON.stringify({ rounds, steps, blas, rows }));
-  else console.log(`PyTorch BLAS: ${JSON.stringify(blas)} (medians of ${rounds} alternating rounds)`);
+  else {console.log(
+      `PyTorch BLAS: ${JSON.stringify(blas)} (medians of ${rounds} alternating rounds)`,
+    );}
 }
