@@ -1,25 +1,11 @@
 import assert from "node:assert/strict";
-import { type Backend, createBackend } from "../../src/engine/backend.ts";
+import type { Backend } from "../../src/engine/backend.ts";
 import { dropoutBackward, dropoutForward } from "../../src/ops/dropout.ts";
 import { UserError } from "../../src/util/errors.ts";
 import { Rng } from "../../src/util/rng.ts";
+import { put, randn, withBackend } from "../_helpers.ts";
 
 const SIZES = [1, 7, 13, 50, 65, 257];
-
-function withBackend<T>(name: "ref" | "wasm", threads: number, fn: (be: Backend) => T): T {
-  const be = createBackend(name, { threads });
-  try {
-    return fn(be);
-  } finally {
-    be.close();
-  }
-}
-
-function put(be: Backend, a: ArrayLike<number>): number {
-  const p = be.heap.alloc(a.length);
-  be.heap.write(p, a);
-  return p;
-}
 
 /** [forward output, dinp after backward] for inputs x, upstream gradient g, initial dinp d0. */
 function run(
@@ -35,10 +21,6 @@ function run(
   dropoutForward(be, out, px, n, p, k0, k1);
   dropoutBackward(be, pd, pg, n, p, k0, k1);
   return [be.heap.read(out, n), be.heap.read(pd, n)];
-}
-
-function randn(rng: Rng, n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.normal());
 }
 
 Deno.test("dropout keeps a fraction 1 − p of the elements (within 5 standard deviations)", () => {

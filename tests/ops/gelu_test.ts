@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Backend, createBackend } from "../../src/engine/backend.ts";
+import type { Backend } from "../../src/engine/backend.ts";
 import {
   erfForward,
   geluBackward,
@@ -11,6 +11,7 @@ import { dropoutForward } from "../../src/ops/dropout.ts";
 import { UserError } from "../../src/util/errors.ts";
 import { erf64, erfc64, normalCdf64 } from "../../src/kernels/ref/erf.ts";
 import { Rng } from "../../src/util/rng.ts";
+import { withBackend } from "../_helpers.ts";
 
 const SIZES = [1, 7, 13, 50, 65, 257];
 
@@ -23,14 +24,6 @@ function randn(rng: Rng, n: number, scale: number): number[] {
 }
 
 /** Runs fn on a fresh backend and always closes it. */
-function withBackend<T>(name: "ref" | "wasm", threads: number, fn: (be: Backend) => T): T {
-  const be = createBackend(name, { threads });
-  try {
-    return fn(be);
-  } finally {
-    be.close();
-  }
-}
 
 function forward(be: Backend, xs: number[]): Float32Array {
   const x = be.heap.alloc(xs.length), y = be.heap.alloc(xs.length);

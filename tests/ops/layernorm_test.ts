@@ -1,24 +1,12 @@
 import assert from "node:assert/strict";
-import { type Backend, createBackend } from "../../src/engine/backend.ts";
+import type { Backend } from "../../src/engine/backend.ts";
 import { layernormBackward, layernormForward } from "../../src/ops/layernorm.ts";
 import { UserError } from "../../src/util/errors.ts";
 import { Rng } from "../../src/util/rng.ts";
+import { randn, withBackend } from "../_helpers.ts";
 
 /** (N, C) pairs covering the odd sizes 1, 7, 13, 50, 65, 257 on both axes. */
 const SHAPES: [number, number][] = [[1, 65], [7, 257], [13, 1], [50, 7], [65, 13], [257, 50]];
-
-function randn(rng: Rng, n: number, scale = 1, shift = 0): Float32Array {
-  return Float32Array.from({ length: n }, () => shift + scale * rng.normal());
-}
-
-function withBackend<T>(name: "ref" | "wasm", threads: number, fn: (be: Backend) => T): T {
-  const be = createBackend(name, { threads });
-  try {
-    return fn(be);
-  } finally {
-    be.close();
-  }
-}
 
 interface Case {
   N: number;

@@ -1,29 +1,11 @@
 import assert from "node:assert/strict";
-import { type Backend, createBackend } from "../../src/engine/backend.ts";
+import type { Backend } from "../../src/engine/backend.ts";
 import { lossMetrics, mseLoss } from "../../src/ops/loss.ts";
 import { UserError } from "../../src/util/errors.ts";
 import { Rng } from "../../src/util/rng.ts";
+import { put, randn, withBackend } from "../_helpers.ts";
 
 const SIZES = [1, 7, 13, 50, 65, 257];
-
-function randn(rng: Rng, n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.normal());
-}
-
-function withBackend<T>(name: "ref" | "wasm", threads: number, fn: (be: Backend) => T): T {
-  const be = createBackend(name, { threads });
-  try {
-    return fn(be);
-  } finally {
-    be.close();
-  }
-}
-
-function put(be: Backend, a: Float32Array): number {
-  const p = be.heap.alloc(a.length);
-  be.heap.write(p, a);
-  return p;
-}
 
 /** [mse, mae, mse again without dpred, dpred]. */
 function run(
