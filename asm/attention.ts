@@ -7,27 +7,48 @@
 // Reference: src/kernels/ref/attention.ts (same names, same arguments, float64 arithmetic).
 //
 // Per-task scratch (floats, Lp = L rounded up to 4, Lq = L − qStart, Lqp = Lq rounded up to 4):
-//   A (Lq, Lp) softmax | G (Lq, Lp) backward work rows, then dS | btsp only: σ₊ (Lq, Lp) |
-//   σ₋ (Lq, Lp) | Â (Lq, Lp) | N (Lqp) row normalizers | IS (Lqp) |
-//   R (2·Lp) lag window, R[j − i + L − 1] = W(i − j).
+//   kept by the forward for the backward: A (Lq, Lp) softmax | btsp only: M (Lq, Lp)
+//   e₋ = e^(−10(s − 0.1)) | N (Lqp) row normalizers | IS (Lqp) | R (2·Lp) lag window,
+//   R[j − i + L − 1] = W(i − j);
+//   then work rows: G (Lq, Lp) backward dÂ, then dS | btsp only: Â (Lq, Lp) | per-key factor
+//   rows c, e, f (3·Lp) | RE, RI (2·Lp each).
+// A call uses only the work rows in the block of its first task t0 (ranges that run at the same
+// time are disjoint, so their t0 differ): they stay in cache from one task to the next, and what
+// a task computes still depends on the task alone. The forward keeps just two rows of Â there,
+// for the context; the backward rebuilds Â from A and e₋ with the forward's arithmetic, which
+// keeps the forward's writes to two matrices and reads e₋ back instead of σ₊ and σ₋.
 // Rows are padded to Lp so every elementwise pass runs on whole f32x4 vectors; padding lanes are
 // masked out of every sum. The backward keeps dS whole so that dK and dV are summed over queries
 // in registers (one pass per pair of keys) instead of read-modified-written once per
 // (query, key); context, dQ, dK and dV all go through combine2 (two outputs per pass).
 //
 // Exponentials use exp4 below (Cephes expf polynomial, ≤ 2 ulp on [−87.3, 88.3], 0 below,
-// NaN kept); the test suite holds the kernels to the float64 reference within 5e-6.
+// NaN kept); the test suite holds the kernels to the float64 reference within 2e-6.
 
 const MODE_BTSP: i32 = 1;
 const MODE_ORIGINAL: i32 = 2;
 
 // q(s; θ) = (σ((s−θ)/β) − σ(−θ/β)) / (σ((1−θ)/β) − σ(−θ/β)) with β = 0.1:
-// q₊ (θ = 0.5) = (σ₊ − QP_C)·QP_INV, q₋ (θ = 0.1) = (σ₋ − QM_C)·QM_INV.
-const QP_C: f32 = 0.0066928509242848554; // σ(−5)
+// q₊ (θ = 0.5) = (σ₊ − σ(−5))·QP_INV, q₋ (θ = 0.1) = (σ₋ − σ(−1))·QM_INV.
 const QP_INV: f32 = 1.0135673098126083; // 1 / (σ(5) − σ(−5))
-const QM_C: f32 = 0.2689414213699951; // σ(−1)
+const QP_OFF: f32 = -0.0067836549063042305; // −σ(−5)·QP_INV
 const QM_INV: f32 = 1.36811036301968; // 1 / (σ(9) − σ(−1))
-const E4: f32 = 54.598150033144236; // e⁴
+const QM_OFF: f32 = -0.36794154562153275; // −σ(−1)·QM_INV
+
+// Constants of the per-element loops. Each loop splats the ones it needs into locals first
+// (kc): V8 rebuilds a v128.const at every use inside a loop (three instructions), while a local
+// stays in a register or costs one reload (measured: exp alone 1.5× faster). They live in a data
+// segment so that Binaryen cannot fold them back into the loops; every instance (one per worker)
+// writes the same bytes there.
+const K = memory.data<f32>([
+  // exp: log2 e, 1.5·2²³ + 127, −ln 2 (high, low part), the polynomial (highest power first)
+  1.44269504088896341, 12583039, -0.693359375, 2.12194440e-4, 1.9875691500e-4,
+  1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+  // 1, exp underflow, −1/β, e⁴, q₊ = σ₊·QP_INV + QP_OFF, q₋ = σ₋·QM_INV + QM_OFF
+  1, -87.3, -10, 54.598150033144236, QP_INV, QP_OFF, QM_INV, QM_OFF,
+], 16);
+const K_ONE = 10, K_UNDER = 11, K_NBETA = 12, K_E4 = 13, K_QPA = 14, K_QPB = 15, K_QMA = 16;
+const K_QMB = 17;
 
 @inline
 function ceil4(n: i32): i32 {
@@ -36,11 +57,18 @@ function ceil4(n: i32): i32 {
 
 /** Floats of one task's scratch block; mirrored by _attentionTaskFloats in the ref kernels. */
 function taskFloats(mode: i32, L: i32, qStart: i32): i32 {
-  const Lp = ceil4(L);
-  const Lq = L - qStart;
-  let n = 2 * Lq * Lp;
-  if (mode == MODE_BTSP) n += 3 * Lq * Lp + 2 * ceil4(Lq) + 2 * Lp;
+  const Lp = ceil4(L), Lq = L - qStart;
+  let n = keptFloats(mode, L, qStart) + Lq * Lp;
+  if (mode == MODE_BTSP) n += Lq * Lp + 7 * Lp;
   return (n + 15) & ~15;
+}
+
+/** Floats at the start of a task block that the forward keeps for the backward. */
+function keptFloats(mode: i32, L: i32, qStart: i32): i32 {
+  const Lp = ceil4(L), Lq = L - qStart;
+  let n = Lq * Lp;
+  if (mode == MODE_BTSP) n += Lq * Lp + 2 * ceil4(Lq) + 2 * Lp;
+  return n;
 }
 
 @inline
@@ -87,6 +115,46 @@ function exp4(x: v128): v128 {
   const y = f32x4.add(f32x4.relaxed_madd(p, f32x4.mul(r, r), r), f32x4.splat(1));
   const pow2 = i32x4.shl(big, 23);
   return v128.andnot(f32x4.mul(y, pow2), under);
+}
+
+@inline
+function kc(k: i32): v128 {
+  return v128.load32_splat(K + off(k));
+}
+
+// exp4 without the range handling, constants passed in (x within [−87.3, 88.3] or NaN)
+@inline
+function expk(
+  x: v128, l2e: v128, mg: v128, lh: v128, ll: v128, c0: v128, c1: v128, c2: v128, c3: v128,
+  c4: v128, c5: v128, one: v128,
+): v128 {
+  const big = f32x4.add(f32x4.mul(x, l2e), mg);
+  const n = f32x4.sub(big, mg);
+  let r = f32x4.relaxed_madd(n, lh, x);
+  r = f32x4.relaxed_madd(n, ll, r);
+  let p = f32x4.relaxed_madd(c0, r, c1);
+  p = f32x4.relaxed_madd(p, r, c2);
+  p = f32x4.relaxed_madd(p, r, c3);
+  p = f32x4.relaxed_madd(p, r, c4);
+  p = f32x4.relaxed_madd(p, r, c5);
+  const y = f32x4.add(f32x4.relaxed_madd(p, f32x4.mul(r, r), r), one);
+  return f32x4.mul(y, i32x4.shl(big, 23));
+}
+
+// Ã = A + η(q₊(1 − A) − q₋A) = A(1 − η(q₊ + q₋)) + ηq₊ from e₋ = e^(−10(s − 0.1)):
+// σ₋ = σ(10(s − 0.1)) = 1/(1 + e₋) and σ₊ = σ(10(s − 0.5)) = 1/(1 + e⁴e₋), one division for both:
+// σ₊ = (1 + e₋)/((1 + e⁴e₋)(1 + e₋)), σ₋ = (1 + e⁴e₋)/(…). The backward rebuilds Ã with it.
+@inline
+function plastic(
+  em: v128, a: v128, ev: v128, one: v128, e4: v128, qpa: v128, qpb: v128, qma: v128, qmb: v128,
+): v128 {
+  const ap = f32x4.relaxed_madd(em, e4, one);
+  const am = f32x4.add(one, em);
+  const rr = f32x4.div(one, f32x4.mul(ap, am));
+  const qp = f32x4.relaxed_madd(f32x4.mul(am, rr), qpa, qpb);
+  const qm = f32x4.relaxed_madd(f32x4.mul(ap, rr), qma, qmb);
+  const coef = f32x4.sub(one, f32x4.mul(ev, f32x4.add(qp, qm)));
+  return f32x4.relaxed_madd(a, coef, f32x4.mul(ev, qp));
 }
 
 @inline
@@ -294,8 +362,13 @@ function expRow(
   }
   const m = f32x4.splat(hmax(mv));
   let sum = f32x4.splat(0);
+  const l2e = kc(0), mg = kc(1), lh = kc(2), ll = kc(3), c0 = kc(4), c1 = kc(5), c2 = kc(6);
+  const c3 = kc(7), c4 = kc(8), c5 = kc(9), one = kc(K_ONE), lo = kc(K_UNDER);
   for (j = 0; j < Lp; j += 4) {
-    const e = exp4(f32x4.sub(v128.load(arow + off(j)), m));
+    // x ≤ 0 (or NaN): only the underflow side needs care
+    const x = f32x4.sub(v128.load(arow + off(j)), m);
+    const y = expk(f32x4.pmax(x, lo), l2e, mg, lh, ll, c0, c1, c2, c3, c4, c5, one);
+    const e = v128.andnot(y, f32x4.lt(x, lo));
     sum = f32x4.add(sum, e);
     v128.store(arow + off(j), e);
   }
@@ -321,87 +394,90 @@ export function attention_forward(
   const btsp = mode == MODE_BTSP, original = mode == MODE_ORIGINAL;
   const g: f32 = original ? sigmoid(load<f32>(etGate)) : 0;
   const ig: f32 = original ? load<f32>(isGate) : 0;
-  const one = f32x4.splat(1);
+  // work rows of this call: in the block of task t0 (see the header)
+  const ahW = scratch + <usize>t0 * stride + off(keptFloats(mode, L, qStart));
   for (let t = t0; t < t1; t++) {
     const b = t / H, h = t - (t / H) * H;
     const base = scratch + <usize>t * stride;
     const qB = q + <usize>(b * qRows) * qrs + off(h * Dh);
     const kB = kv + <usize>(b * L) * rs + off(h * Dh), vB = kB + off(D);
     const islB = isLogit + off(b * qRows * H + h);
-    const spB = base + 2 * mat, smB = spB + mat, ahB = smB + mat;
-    const nB = ahB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
+    const emB = base + mat, nB = emB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
     const oB = out + off(b * Lq * D + h * Dh);
-    // the rows combine2 weighs V with: A, or Â in btsp
-    const wB = btsp ? ahB : base;
     let ev = f32x4.splat(0);
     if (btsp) {
-      // R[m] = W(Δ), Δ = L − 1 − m: exp(−Δ/τ_ET) for Δ ≥ 0, exp(Δ/τ_IS) for Δ < 0
-      const invTe = Mathf.exp(-load<f32>(logTauEt + off(h)));
-      const invTi = Mathf.exp(-load<f32>(logTauIs + off(h)));
-      for (let m = 0; m < 2 * Lp; m++) {
-        const dl = <f32>(L - 1 - m);
-        let w: f32 = 0;
-        if (m < 2 * L - 1) w = dl >= 0 ? Mathf.exp(-dl * invTe) : Mathf.exp(dl * invTi);
-        store<f32>(rB + off(m), w);
+      // R[m] = W(Δ), Δ = L − 1 − m: exp(−Δ/τ_ET) for Δ ≥ 0, exp(Δ/τ_IS) for Δ < 0; 0 past 2L − 2
+      const invTe = f32x4.splat(Mathf.exp(-load<f32>(logTauEt + off(h))));
+      const invTi = f32x4.splat(Mathf.exp(-load<f32>(logTauIs + off(h))));
+      for (let m = 0; m < 2 * Lp; m += 4) {
+        const mv = i32x4.add(i32x4.splat(m), i32x4(0, 1, 2, 3));
+        const dl = f32x4.convert_i32x4_s(i32x4.sub(i32x4.splat(L - 1), mv));
+        const x = v128.bitselect(
+          f32x4.mul(f32x4.neg(dl), invTe),
+          f32x4.mul(dl, invTi),
+          f32x4.ge(dl, f32x4.splat(0)),
+        );
+        v128.store(rB + off(m), v128.and(exp4(x), i32x4.lt_s(mv, i32x4.splat(2 * L - 1))));
       }
       ev = f32x4.splat(<f32>0.5 * sigmoid(load<f32>(eta + off(h))));
     }
     for (let r = 0; r < Lq; r++) {
       const i = qStart + r;
       const arow = base + off(r * Lp);
-      const qi = qB + <usize>r * qrs;
       const inv = f32x4.splat(
-        expRow(arow, qi, kB, rs, L, Lp, Dh, scale, original, g, ig, timeBias, i),
+        expRow(arow, qB + <usize>r * qrs, kB, rs, L, Lp, Dh, scale, original, g, ig, timeBias, i),
       );
       if (!btsp) {
         for (let j = 0; j < Lp; j += 4) {
           v128.store(arow + off(j), f32x4.mul(v128.load(arow + off(j)), inv));
         }
-      } else {
-        const is = sigmoid(load<f32>(islB + off(r * H)));
-        const isv = f32x4.splat(is);
-        const rrow = rB + off(L - 1 - i);
-        const spRow = spB + off(r * Lp), smRow = smB + off(r * Lp), ahRow = ahB + off(r * Lp);
-        let nacc = f32x4.splat(0);
-        for (let j = 0; j < Lp; j += 4) {
-          const s = f32x4.mul(isv, v128.load(rrow + off(j)));
-          // σ₋ = σ(10(s − 0.1)), σ₊ = σ(10(s − 0.5)): one exp serves both, e^(−10(s−0.5)) =
-          // e^(−10(s−0.1))·e⁴, and s ∈ [0, 1] keeps both finite; one division serves both too,
-          // σ₊ = (1 + e₋)/((1 + e₊)(1 + e₋)), σ₋ = (1 + e₊)/(…)
-          const em = exp4(f32x4.mul(f32x4.sub(s, f32x4.splat(0.1)), f32x4.splat(-10)));
-          const ap = f32x4.add(one, f32x4.mul(em, f32x4.splat(E4)));
-          const am = f32x4.add(one, em);
-          const rr = f32x4.div(one, f32x4.mul(ap, am));
-          const sp = f32x4.mul(am, rr);
-          const sm = f32x4.mul(ap, rr);
-          v128.store(spRow + off(j), sp);
-          v128.store(smRow + off(j), sm);
-          const qp = f32x4.mul(f32x4.sub(sp, f32x4.splat(QP_C)), f32x4.splat(QP_INV));
-          const qm = f32x4.mul(f32x4.sub(sm, f32x4.splat(QM_C)), f32x4.splat(QM_INV));
-          const a = f32x4.mul(v128.load(arow + off(j)), inv);
-          v128.store(arow + off(j), a);
-          const coef = f32x4.sub(one, f32x4.mul(ev, f32x4.add(qp, qm)));
-          // Ã = A + η(q₊(1 − A) − q₋A) = A(1 − η(q₊ + q₋)) + ηq₊
-          const at = v128.and(f32x4.add(f32x4.mul(a, coef), f32x4.mul(ev, qp)), lanes(j, L));
-          nacc = f32x4.add(nacc, at);
-          v128.store(ahRow + off(j), at);
+        if (r & 1) {
+          combine2(
+            oB + off((r - 1) * D), oB + off(r * D), arow - off(Lp), arow, 4, vB, rs, L, Dh, false,
+          );
         }
-        const n = hsum(nacc);
-        const invN = f32x4.splat(<f32>1 / n);
-        for (let j = 0; j < Lp; j += 4) {
-          v128.store(ahRow + off(j), f32x4.mul(v128.load(ahRow + off(j)), invN));
-        }
-        store<f32>(nB + off(r), n);
-        store<f32>(isB + off(r), is);
+        continue;
       }
-      if (r & 1) {
-        combine2(
-          oB + off((r - 1) * D), oB + off(r * D), wB + off((r - 1) * Lp), wB + off(r * Lp), 4,
-          vB, rs, L, Dh, false,
+      const is = sigmoid(load<f32>(islB + off(r * H)));
+      const isv = f32x4.splat(is);
+      const rrow = rB + off(L - 1 - i), emRow = emB + off(r * Lp);
+      // Â rows go to a two-row ring: only combine2 reads them (the backward rebuilds Â)
+      const ahRow = ahW + off((r & 1) * Lp);
+      const l2e = kc(0), mg = kc(1), lh = kc(2), ll = kc(3), c0 = kc(4), c1 = kc(5);
+      const c2 = kc(6), c3 = kc(7), c4 = kc(8), c5 = kc(9), one = kc(K_ONE), nb = kc(K_NBETA);
+      const e4 = kc(K_E4), qpa = kc(K_QPA), qpb = kc(K_QPB), qma = kc(K_QMA), qmb = kc(K_QMB);
+      const L4 = L & ~3;
+      let nacc = f32x4.splat(0);
+      for (let j = 0; j < Lp; j += 4) {
+        const s = f32x4.mul(isv, v128.load(rrow + off(j)));
+        // e₋ = e^(−10(s − 0.1)); s ∈ [0, 1] keeps it within [e⁻⁹, e]
+        const em = expk(
+          f32x4.relaxed_madd(s, nb, one), l2e, mg, lh, ll, c0, c1, c2, c3, c4, c5, one,
         );
+        v128.store(emRow + off(j), em);
+        const a = f32x4.mul(v128.load(arow + off(j)), inv);
+        v128.store(arow + off(j), a);
+        let at = plastic(em, a, ev, one, e4, qpa, qpb, qma, qmb);
+        if (j >= L4) at = v128.and(at, lanes(j, L));
+        nacc = f32x4.add(nacc, at);
+        v128.store(ahRow + off(j), at);
+      }
+      const n = hsum(nacc);
+      const invN = f32x4.splat(<f32>1 / n);
+      for (let j = 0; j < Lp; j += 4) {
+        v128.store(ahRow + off(j), f32x4.mul(v128.load(ahRow + off(j)), invN));
+      }
+      store<f32>(nB + off(r), n);
+      store<f32>(isB + off(r), is);
+      if (r & 1) {
+        const o = oB + off((r - 1) * D);
+        combine2(o, o + off(D), ahW, ahW + off(Lp), 4, vB, rs, L, Dh, false);
       }
     }
-    if (Lq & 1) combine(oB + off((Lq - 1) * D), wB + off((Lq - 1) * Lp), 4, vB, rs, L, Dh, false);
+    if (Lq & 1) {
+      const w = btsp ? ahW : base + off((Lq - 1) * Lp);
+      combine(oB + off((Lq - 1) * D), w, 4, vB, rs, L, Dh, false);
+    }
   }
 }
 
@@ -423,7 +499,12 @@ export function attention_backward(
   const stride = off(taskFloats(mode, L, qStart));
   const scale = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>Dh)));
   const btsp = mode == MODE_BTSP, original = mode == MODE_ORIGINAL;
-  const zero = f32x4.splat(0), one = f32x4.splat(1);
+  const zero = f32x4.splat(0);
+  // work rows of this call, in the block of task t0 (see the header): G (Lq, Lp) dÂ then dS |
+  // btsp: Â (Lq, Lp) | coefficient rows c, e, f (3·Lp) | RE, RI (2·Lp each)
+  const gW = scratch + <usize>t0 * stride + off(keptFloats(mode, L, qStart));
+  const ahW = gW + mat, cW = ahW + mat, eW = cW + off(Lp), fW = eW + off(Lp);
+  const reW = fW + off(Lp), riW = reW + off(2 * Lp);
   for (let t = t0; t < t1; t++) {
     const b = t / H, h = t - (t / H) * H;
     const base = scratch + <usize>t * stride;
@@ -432,74 +513,86 @@ export function attention_backward(
     const qB = q + qOff, kB = kv + kOff, vB = kB + off(D);
     const dqB = dq + qOff, dkB = dkv + kOff, dvB = dkB + off(D);
     const dcB = dout + off(b * Lq * D + h * Dh);
-    const gB = base + mat, spB = gB + mat, smB = spB + mat, ahB = smB + mat;
-    const nB = ahB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
+    const emB = base + mat, nB = emB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
     let ev = zero;
     let eta0: f32 = 0;
     if (btsp) {
       eta0 = sigmoid(load<f32>(eta + off(h)));
       ev = f32x4.splat(<f32>0.5 * eta0);
+      // RE[m] = W·max(Δ, 0), RI[m] = W·max(−Δ, 0), Δ = L − 1 − m: ∂W/∂λ = W·|Δ|/τ on each side
+      for (let m = 0; m < 2 * Lp; m += 4) {
+        const mv = i32x4.add(i32x4.splat(m), i32x4(0, 1, 2, 3));
+        const dl = f32x4.convert_i32x4_s(i32x4.sub(i32x4.splat(L - 1), mv));
+        const w = v128.load(rB + off(m));
+        v128.store(reW + off(m), f32x4.mul(w, f32x4.pmax(dl, zero)));
+        v128.store(riW + off(m), f32x4.mul(w, f32x4.pmax(f32x4.neg(dl), zero)));
+      }
     }
     let accE = zero, accI = zero, accEta = zero;
     let gT: f32 = 0, gI: f32 = 0;
     for (let r = 0; r < Lq; r++) {
       const i = qStart + r;
-      const arow = base + off(r * Lp), grow = gB + off(r * Lp);
+      const arow = base + off(r * Lp), grow = gW + off(r * Lp);
       const dc = dcB + off(r * D);
       // dÂ_ij = dC_i·V_j (btsp); dA_ij for the other modes
       rowDots(grow, dc, vB, rs, L, Lp, Dh, 0);
       if (btsp) {
         const is = load<f32>(isB + off(r));
-        const isv = f32x4.splat(is);
         const invN = f32x4.splat(<f32>1 / load<f32>(nB + off(r)));
-        const spRow = spB + off(r * Lp), smRow = smB + off(r * Lp), ahRow = ahB + off(r * Lp);
-        const rrow = rB + off(L - 1 - i);
-        // ρ = Σ_j Â_ij·dÂ_ij (padding: Â = 0)
+        const emRow = emB + off(r * Lp), ahRow = ahW + off(r * Lp);
+        const roff = off(L - 1 - i);
+        const one = kc(K_ONE), e4 = kc(K_E4), qpa = kc(K_QPA), qpb = kc(K_QPB);
+        const qma = kc(K_QMA), qmb = kc(K_QMB);
+        const L4 = L & ~3;
+        // Â again, with the forward's arithmetic, ρ = Σ_j Â_ij·dÂ_ij (padding: Â = 0), and the
+        // per-key factors of the gradient into the rows c = ∂Ã/∂A, e = ∂Ã/∂η, f = ∂Ã/∂s
+        const dpa = f32x4.mul(f32x4.mul(qpa, f32x4.splat(10)), ev);
+        const dma = f32x4.mul(f32x4.mul(qma, f32x4.splat(10)), ev);
         let rho = zero;
         for (let j = 0; j < Lp; j += 4) {
-          rho = f32x4.relaxed_madd(v128.load(ahRow + off(j)), v128.load(grow + off(j)), rho);
+          const em = v128.load(emRow + off(j)), a = v128.load(arow + off(j));
+          let at = plastic(em, a, ev, one, e4, qpa, qpb, qma, qmb);
+          if (j >= L4) at = v128.and(at, lanes(j, L));
+          const ah = f32x4.mul(at, invN);
+          v128.store(ahRow + off(j), ah);
+          rho = f32x4.relaxed_madd(ah, v128.load(grow + off(j)), rho);
+          // the pieces of plastic() (the compilers share them)
+          const ap = f32x4.relaxed_madd(em, e4, one);
+          const am = f32x4.add(one, em);
+          const rr = f32x4.div(one, f32x4.mul(ap, am));
+          const sp = f32x4.mul(am, rr), sm = f32x4.mul(ap, rr);
+          const qp = f32x4.relaxed_madd(sp, qpa, qpb);
+          const qm = f32x4.relaxed_madd(sm, qma, qmb);
+          const qq = f32x4.add(qp, qm);
+          // Ã = A(1 − η(q₊ + q₋)) + ηq₊
+          v128.store(cW + off(j), f32x4.sub(one, f32x4.mul(ev, qq)));
+          // ∂Ã/∂η = q₊(1 − A) − q₋A
+          v128.store(eW + off(j), f32x4.sub(qp, f32x4.mul(a, qq)));
+          // ∂Ã/∂s = η(q₊'(1 − A) − q₋'A), q'(s) = σ(x)(1 − σ(x))/β / (σ((1−θ)/β) − σ(−θ/β))
+          const dqp = f32x4.mul(f32x4.mul(sp, f32x4.sub(one, sp)), dpa);
+          const dqm = f32x4.mul(f32x4.mul(sm, f32x4.sub(one, sm)), dma);
+          v128.store(fW + off(j), f32x4.sub(dqp, f32x4.mul(a, f32x4.add(dqp, dqm))));
         }
         const rhov = f32x4.splat(hsum(rho));
-        let rho2 = zero, dis = zero;
-        // lags Δ = i − j of lanes j … j+3
-        let dl = f32x4.convert_i32x4_s(i32x4.sub(i32x4.splat(i), i32x4(0, 1, 2, 3)));
+        let rho2 = zero, dis = zero, rE = zero, rI = zero;
         for (let j = 0; j < Lp; j += 4) {
-          const sp = v128.load(spRow + off(j)), sm = v128.load(smRow + off(j));
-          const qp = f32x4.mul(f32x4.sub(sp, f32x4.splat(QP_C)), f32x4.splat(QP_INV));
-          const qm = f32x4.mul(f32x4.sub(sm, f32x4.splat(QM_C)), f32x4.splat(QM_INV));
-          const a = v128.load(arow + off(j));
-          const coef = f32x4.sub(one, f32x4.mul(ev, f32x4.add(qp, qm)));
           // Â = Ã/N: dÃ_j = (dÂ_j − Σ_k Â_k·dÂ_k)/N
-          const dat = v128.and(
-            f32x4.mul(f32x4.sub(v128.load(grow + off(j)), rhov), invN),
-            lanes(j, L),
-          );
-          // Ã = A(1 − η(q₊ + q₋)) + ηq₊
-          const da = f32x4.mul(dat, coef);
+          let dat = f32x4.mul(f32x4.sub(v128.load(grow + off(j)), rhov), invN);
+          if (j >= L4) dat = v128.and(dat, lanes(j, L));
+          const da = f32x4.mul(dat, v128.load(cW + off(j)));
           v128.store(grow + off(j), da);
-          rho2 = f32x4.relaxed_madd(a, da, rho2);
-          const oneA = f32x4.sub(one, a);
-          accEta = f32x4.relaxed_madd(
-            dat,
-            f32x4.sub(f32x4.mul(qp, oneA), f32x4.mul(qm, a)),
-            accEta,
-          );
-          // q'(s) = σ(x)(1 − σ(x))/β / (σ((1−θ)/β) − σ(−θ/β)), x = (s − θ)/β
-          const dqp = f32x4.mul(f32x4.mul(sp, f32x4.sub(one, sp)), f32x4.splat(<f32>10 * QP_INV));
-          const dqm = f32x4.mul(f32x4.mul(sm, f32x4.sub(one, sm)), f32x4.splat(<f32>10 * QM_INV));
-          const ds = f32x4.mul(
-            f32x4.mul(dat, ev),
-            f32x4.sub(f32x4.mul(oneA, dqp), f32x4.mul(a, dqm)),
-          );
+          rho2 = f32x4.relaxed_madd(v128.load(arow + off(j)), da, rho2);
+          accEta = f32x4.relaxed_madd(dat, v128.load(eW + off(j)), accEta);
+          const ds = f32x4.mul(dat, v128.load(fW + off(j)));
           // s = IS_i·W(i − j)
-          const wv = v128.load(rrow + off(j));
-          dis = f32x4.relaxed_madd(ds, wv, dis);
-          // W = exp(−Δ·e^(−λ_ET)) (Δ ≥ 0), exp(Δ·e^(−λ_IS)) (Δ < 0): ∂W/∂λ = W·|Δ|/τ
-          const dww = f32x4.mul(f32x4.mul(ds, isv), wv);
-          accE = f32x4.relaxed_madd(dww, f32x4.pmax(dl, zero), accE);
-          accI = f32x4.relaxed_madd(dww, f32x4.pmax(f32x4.neg(dl), zero), accI);
-          dl = f32x4.sub(dl, f32x4.splat(4));
+          const m = roff + off(j);
+          dis = f32x4.relaxed_madd(ds, v128.load(rB + m), dis);
+          rE = f32x4.relaxed_madd(ds, v128.load(reW + m), rE);
+          rI = f32x4.relaxed_madd(ds, v128.load(riW + m), rI);
         }
+        const isv = f32x4.splat(is);
+        accE = f32x4.relaxed_madd(rE, isv, accE);
+        accI = f32x4.relaxed_madd(rI, isv, accI);
         if (disLogit != 0) {
           // IS = σ(isLogit)
           const p = disLogit + off((b * qRows + r) * H + h);
@@ -540,22 +633,22 @@ export function attention_backward(
     let r = 0;
     for (; r + 2 <= Lq; r += 2) {
       combine2(
-        dqB + <usize>r * qrs, dqB + <usize>(r + 1) * qrs, gB + off(r * Lp), gB + off((r + 1) * Lp),
+        dqB + <usize>r * qrs, dqB + <usize>(r + 1) * qrs, gW + off(r * Lp), gW + off((r + 1) * Lp),
         4, kB, rs, L, Dh, true,
       );
     }
-    if (r < Lq) combine(dqB + <usize>r * qrs, gB + off(r * Lp), 4, kB, rs, L, Dh, true);
+    if (r < Lq) combine(dqB + <usize>r * qrs, gW + off(r * Lp), 4, kB, rs, L, Dh, true);
     // dK_j += Σ_i (scale·dS_ij)·Q_i; C_i = Σ_j w_ij·V_j: dV_j += Σ_i w_ij·dC_i; two keys at a time
-    const w = btsp ? ahB : base;
+    const w = btsp ? ahW : base;
     const lp4 = off(Lp), dcs = off(D);
     let j = 0;
     for (; j + 2 <= L; j += 2) {
       const k0 = <usize>j * rs, k1 = <usize>(j + 1) * rs;
-      combine2(dkB + k0, dkB + k1, gB + off(j), gB + off(j + 1), lp4, qB, qrs, Lq, Dh, true);
+      combine2(dkB + k0, dkB + k1, gW + off(j), gW + off(j + 1), lp4, qB, qrs, Lq, Dh, true);
       combine2(dvB + k0, dvB + k1, w + off(j), w + off(j + 1), lp4, dcB, dcs, Lq, Dh, true);
     }
     if (j < L) {
-      combine(dkB + <usize>j * rs, gB + off(j), lp4, qB, qrs, Lq, Dh, true);
+      combine(dkB + <usize>j * rs, gW + off(j), lp4, qB, qrs, Lq, Dh, true);
       combine(dvB + <usize>j * rs, w + off(j), lp4, dcB, dcs, Lq, Dh, true);
     }
     if (btsp) {

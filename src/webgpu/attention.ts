@@ -107,6 +107,7 @@ class _WebGpuAttention implements AttentionImpl {
   }
 
   async forward(be: Backend, a: AttentionForwardArgs): Promise<void> {
+    _rejectSplit(a);
     await this.#exclusive(async () => {
       const site = await this.#site(a);
       const { lay, shape } = site;
@@ -144,6 +145,7 @@ class _WebGpuAttention implements AttentionImpl {
   }
 
   async backward(be: Backend, a: AttentionBackwardArgs): Promise<void> {
+    _rejectSplit(a);
     await this.#exclusive(async () => {
       _checkPointers(a, ["dout", "dqkv"]);
       const site = this.#sites.get(_siteKey(_shapeOf(a), a));
@@ -307,6 +309,16 @@ function _checkPointers(a: AttentionForwardArgs, names: readonly string[]): void
         `Cannot run "${a.mode}" attention with ${n} = ${String(v)}: expected a tensor pointer`,
       );
     }
+  }
+}
+
+/** The GPU kernels read queries from `qkv` only; a split `q` would be silently ignored. */
+function _rejectSplit(a: AttentionForwardArgs): void {
+  if (a.q !== undefined && a.q !== 0) {
+    throw new Error(
+      `WebGPU attention cannot read queries apart from qkv (q = ${a.q}): it needs the fused ` +
+        `(B, L, 3D) layout with q = 0`,
+    );
   }
 }
 

@@ -36,19 +36,24 @@ function ceil4(n: number): number {
 export function _attentionTaskFloats(mode: number, L: number, qStart: number): number {
   const Lp = ceil4(L), Lq = L - qStart;
   let n = 2 * Lq * Lp;
-  if (mode === MODE_BTSP) n += 3 * Lq * Lp + 2 * ceil4(Lq) + 2 * Lp;
+  if (mode === MODE_BTSP) n += 2 * Lq * Lp + 2 * ceil4(Lq) + 9 * Lp;
   return (n + 15) & ~15;
 }
 
 /**
- * Float offsets of one task's scratch regions, relative to the task block. The ref kernels use
- * A, σ₊, σ₋, N, IS and R; the asm kernels also keep Â and the backward's dS there.
+ * Float offsets of one task's scratch regions, relative to the task block (the layout of
+ * asm/attention.ts). The ref kernels use A, N, IS and R; the asm kernels also keep e₋ there and
+ * their work rows after R.
  */
 function regions(L: number, qStart: number) {
   const Lp = ceil4(L), Lq = L - qStart, Lqp = ceil4(Lq);
-  const sp = 2 * Lq * Lp, sm = sp + Lq * Lp;
-  const n = sm + 2 * Lq * Lp, is = n + Lqp, r = is + Lqp;
-  return { Lp, Lq, sp, sm, n, is, r };
+  const n = 2 * Lq * Lp, is = n + Lqp, r = is + Lqp;
+  return { Lp, Lq, n, is, r };
+}
+
+/** W(Δ) of spec §3 step 4, in float64. */
+function lagWindow(dl: number, tauE: number, tauI: number): number {
+  return dl >= 0 ? Math.exp(-dl / tauE) : Math.exp(dl / tauI);
 }
 
 function timeBiasAt(f: Float32Array, timeBias: number, i: number, j: number): number {
@@ -116,7 +121,7 @@ function attention_forward(
 ): void {
   const f = heap.f32;
   const Dh = D / H, rs = kvs;
-  const { Lp, Lq, sp, sm, n, is, r: rOff } = regions(L, qStart);
+  const { Lp, Lq, n, is, r: rOff } = regions(L, qStart);
   const stride = _attentionTaskFloats(mode, L, qStart);
   const scale = 1 / Math.sqrt(Dh);
   const btsp = mode === MODE_BTSP, original = mode === MODE_ORIGINAL;
@@ -132,8 +137,7 @@ function attention_forward(
     if (btsp) {
       const tauE = Math.exp(f[(logTauEt >> 2) + h]), tauI = Math.exp(f[(logTauIs >> 2) + h]);
       for (let m = 0; m < 2 * Lp; m++) {
-        const dl = L - 1 - m;
-        w[m] = m >= 2 * L - 1 ? 0 : dl >= 0 ? Math.exp(-dl / tauE) : Math.exp(dl / tauI);
+        w[m] = m >= 2 * L - 1 ? 0 : lagWindow(L - 1 - m, tauE, tauI);
         f[base + rOff + m] = w[m];
       }
       et = 0.5 * sigmoid(f[(eta >> 2) + h]);
@@ -143,14 +147,13 @@ function attention_forward(
       softmaxRow(f, a, qB + r * qs, kB, rs, L, Dh, scale, original, g, ig, timeBias, i);
       for (let j = 0; j < Lp; j++) f[arow + j] = j < L ? a[j] : 0;
       if (btsp) {
-        const isv = sigmoid(f[(isLogit >> 2) + (b * qRows + r) * H + h]);
+        // rounded as stored, so that the backward sees the same IS
+        const isv = Math.fround(sigmoid(f[(isLogit >> 2) + (b * qRows + r) * H + h]));
         let nn = 0;
         for (let j = 0; j < L; j++) {
           const s = isv * w[j - i + L - 1];
-          const p = sigmoid((s - 0.5) / 0.1), q = sigmoid((s - 0.1) / 0.1);
-          f[base + sp + r * Lp + j] = p;
-          f[base + sm + r * Lp + j] = q;
-          const qp = (p - QP_C) * QP_INV, qm = (q - QM_C) * QM_INV;
+          const qp = (sigmoid((s - 0.5) / 0.1) - QP_C) * QP_INV;
+          const qm = (sigmoid((s - 0.1) / 0.1) - QM_C) * QM_INV;
           a[j] = a[j] + et * (qp * (1 - a[j]) - qm * a[j]);
           nn += a[j];
         }
@@ -197,11 +200,12 @@ function attention_backward(
 ): void {
   const f = heap.f32;
   const Dh = D / H, rs = kvs;
-  const { Lp, Lq, sp, sm, n, is, r: rOff } = regions(L, qStart);
+  const { Lp, Lq, n, is } = regions(L, qStart);
   const stride = _attentionTaskFloats(mode, L, qStart);
   const scale = 1 / Math.sqrt(Dh);
   const btsp = mode === MODE_BTSP, original = mode === MODE_ORIGINAL;
   const da = new Float64Array(L), ah = new Float64Array(L), ds = new Float64Array(L);
+  const sp = new Float64Array(L), sm = new Float64Array(L), w = new Float64Array(L);
   for (let t = t0; t < t1; t++) {
     const b = Math.floor(t / H), h = t % H;
     const base = (scratch >> 2) + t * stride;
@@ -209,6 +213,8 @@ function attention_backward(
     const qB = (q >> 2) + qOff, kB = (kv >> 2) + kOff, vB = kB + D;
     const dqB = (dq >> 2) + qOff, dkB = (dkv >> 2) + kOff, dvB = dkB + D;
     const e0 = btsp ? sigmoid(f[(eta >> 2) + h]) : 0, et = 0.5 * e0;
+    const tauE = btsp ? Math.exp(f[(logTauEt >> 2) + h]) : 1;
+    const tauI = btsp ? Math.exp(f[(logTauIs >> 2) + h]) : 1;
     let accE = 0, accI = 0, accEta = 0, gT = 0, gI = 0;
     for (let i = qStart; i < L; i++) {
       const r = i - qStart, arow = base + r * Lp;
@@ -220,8 +226,14 @@ function attention_backward(
       }
       if (btsp) {
         const isv = f[base + is + r], invN = 1 / f[base + n + r];
-        const qp = (j: number) => (f[base + sp + r * Lp + j] - QP_C) * QP_INV;
-        const qm = (j: number) => (f[base + sm + r * Lp + j] - QM_C) * QM_INV;
+        // σ₊, σ₋ again from s = IS·W(i − j), as the forward computed them
+        for (let j = 0; j < L; j++) {
+          w[j] = lagWindow(i - j, tauE, tauI);
+          sp[j] = sigmoid((isv * w[j] - 0.5) / 0.1);
+          sm[j] = sigmoid((isv * w[j] - 0.1) / 0.1);
+        }
+        const qp = (j: number) => (sp[j] - QP_C) * QP_INV;
+        const qm = (j: number) => (sm[j] - QM_C) * QM_INV;
         let rho = 0;
         for (let j = 0; j < L; j++) {
           const a = f[arow + j];
@@ -230,13 +242,13 @@ function attention_backward(
         }
         let dis = 0;
         for (let j = 0; j < L; j++) {
-          const a = f[arow + j], p = f[base + sp + r * Lp + j], q = f[base + sm + r * Lp + j];
+          const a = f[arow + j], p = sp[j], q = sm[j];
           const dat = (da[j] - rho) * invN;
           da[j] = dat * (1 - et * (qp(j) + qm(j)));
           accEta += dat * (qp(j) * (1 - a) - qm(j) * a);
           const dsv = dat * et *
             ((1 - a) * p * (1 - p) * 10 * QP_INV - a * q * (1 - q) * 10 * QM_INV);
-          const wv = f[base + rOff + j - i + L - 1], dl = i - j;
+          const wv = w[j], dl = i - j;
           dis += dsv * wv;
           if (dl > 0) accE += dsv * isv * wv * dl;
           if (dl < 0) accI += dsv * isv * wv * -dl;
@@ -269,8 +281,8 @@ function attention_backward(
     }
     if (btsp) {
       const p = (partials >> 2) + t * 3;
-      f[p] = accE / Math.exp(f[(logTauEt >> 2) + h]);
-      f[p + 1] = accI / Math.exp(f[(logTauIs >> 2) + h]);
+      f[p] = accE / tauE;
+      f[p + 1] = accI / tauI;
       f[p + 2] = accEta * 0.5 * e0 * (1 - e0);
     } else if (original) {
       const g = sigmoid(f[etGate >> 2]);
