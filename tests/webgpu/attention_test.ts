@@ -258,6 +258,8 @@ Deno.test({
         await assert.rejects(() => impl.forward(be, { ...a, qStart: 3 }), UserError);
         await assert.rejects(() => impl.forward(be, { ...a, qkv: 0 }), /qkv = 0/);
         await assert.rejects(() => impl.forward(be, { ...a, mode: "btsp" }), /isLogit = 0/);
+        // The split-q layout of the CPU op is not supported: refused, not silently misread.
+        await assert.rejects(() => impl.forward(be, { ...a, q: 64 }), /apart from qkv/);
         // A (B·H·L² floats) larger than any buffer the adapter allows: a user error naming the size.
         const L = 1 << 16, big = be.heap.alloc(L * 3);
         await assert.rejects(
