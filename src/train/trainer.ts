@@ -285,7 +285,7 @@ async function _trainLoop(
       break;
     }
     const trainSeconds = (performance.now() - t0) / 1000;
-    const val = await evaluate(model, dataset.valX, dataset.valY, K, o.batchSize);
+    const val = await evaluate(model, dataset.valX, dataset.valY, o.batchSize);
     const std = dataset.scaler.std;
     const lrUsed = plateau.lr;
     const lrReduced = plateau.step(val.mse);
@@ -348,7 +348,7 @@ async function _trainLoop(
 
   // The final model is the best epoch's weights.
   if (history.length) model.loadStateDict(best);
-  const val = await evaluate(model, dataset.valX, dataset.valY, K, o.batchSize);
+  const val = await evaluate(model, dataset.valX, dataset.valY, o.batchSize);
   const valPred = new Float32Array(dataset.nVal), valTruth = new Float32Array(dataset.nVal);
   for (let i = 0; i < dataset.nVal; i++) {
     valPred[i] = val.pred[i * K] * dataset.scaler.std + dataset.scaler.mean;
@@ -392,7 +392,7 @@ async function _trainLoop(
  * import { BTSPFormer } from "../model/model.ts";
  * import { evaluate } from "./trainer.ts";
  * const m = BTSPFormer.create({ seqLen: 2, modelDim: 4, heads: 1, layers: 1 }, { backend: "ref" });
- * const r = await evaluate(m, new Float32Array([0, 1, 1, 0]), new Float32Array([1, 0]), 1, 8);
+ * const r = await evaluate(m, new Float32Array([0, 1, 1, 0]), new Float32Array([1, 0]), 8);
  * console.log(r.pred.length, r.mse >= 0); // 2 true
  * m.close();
  * ```
@@ -401,7 +401,6 @@ export async function evaluate(
   model: BTSPFormer,
   x: Float32Array,
   y: Float32Array,
-  horizon: number,
   batchSize: number,
 ): Promise<{ mse: number; mae: number; pred: Float32Array }> {
   const pred = await model.predictAsync(x, batchSize);
@@ -412,7 +411,6 @@ export async function evaluate(
     ab += Math.abs(d);
   }
   const n = Math.max(1, y.length);
-  void horizon;
   return { mse: sq / n, mae: ab / n, pred };
 }
 
