@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/engine/backend.ts";
+import { Heap } from "../../src/engine/heap.ts";
+import { Pool } from "../../src/engine/pool.ts";
 
 // The residual kernels are the simplest real kernels: `accumulate(dst, src, n, chunk, t0, t1)`.
 const CHUNK = 64;
@@ -103,5 +105,64 @@ Deno.test("pool: starting and closing many pools leaks nothing", () => {
     be.run("accumulate", 2, [be.heap.alloc(128), be.heap.alloc(128), 128, CHUNK], Infinity);
     be.close();
     be.close(); // idempotent
+  }
+});
+
+Deno.test("pool: a worker that cannot start is an error, not a hang", () => {
+  // (module (import "env" "foo" (func)) (func (export "k"))): the workers provide no env.foo,
+  // so instantiation fails on every worker thread.
+  const bytes = new Uint8Array([
+    0,
+    97,
+    115,
+    109,
+    1,
+    0,
+    0,
+    0,
+    1,
+    4,
+    1,
+    96,
+    0,
+    0,
+    2,
+    11,
+    1,
+    3,
+    101,
+    110,
+    118,
+    3,
+    102,
+    111,
+    111,
+    0,
+    0,
+    3,
+    2,
+    1,
+    0,
+    7,
+    5,
+    1,
+    1,
+    107,
+    0,
+    1,
+    10,
+    4,
+    1,
+    2,
+    0,
+    11,
+  ]);
+  const heap = new Heap();
+  const pool = new Pool(new WebAssembly.Module(bytes), heap, 2, { k: () => {} });
+  try {
+    assert.throws(() => pool.run("k", 2, []), /could not instantiate the Wasm kernels/);
+    assert.throws(() => pool.run("k", 2, []), /the thread pool is closed/);
+  } finally {
+    pool.close();
   }
 });
