@@ -79,34 +79,38 @@ export function gelu_dropout_forward(
   t0: i32,
   t1: i32,
 ): void {
+  // splatted once here rather than per vector in geluDrop4
+  const sv = f32x4.splat(<f32>1.0 / (<f32>1.0 - p)), pv = f32x4.splat(p);
+  const k0 = i32x4.splat(key0), k1 = i32x4.splat(key1);
   for (let t = t0; t < t1; t++) {
     const i0 = t * chunk;
     const i1 = min(n, i0 + chunk);
     let i = i0;
     for (; i + 4 <= i1; i += 4) {
       const o = <usize>i << 2;
-      geluDrop4(out + o, grad + o, v128.load(inp + o), p, key0, key1, i, 4);
+      geluDrop4(out + o, grad + o, v128.load(inp + o), p, sv, pv, k0, k1, i, 4);
     }
     if (i < i1) {
       const o = <usize>i << 2;
-      geluDrop4(out + o, grad + o, loadPartial(inp + o, i1 - i), p, key0, key1, i, i1 - i);
+      geluDrop4(out + o, grad + o, loadPartial(inp + o, i1 - i), p, sv, pv, k0, k1, i, i1 - i);
     }
   }
 }
 
-// out[0 … k), grad[0 … k) for elements i … i+k−1 (k ≤ 4) with values x; the same operations as
+// out[0 … k), grad[0 … k) for elements i … i+k−1 (k ≤ 4) with values x, sv = 1/(1 − p),
+// pv = p, k0 and k1 the keys, all splatted; the same operations as
 // gelu_forward then dropout_forward, so out has the same bits as those two
 // @ts-ignore: decorator
 @inline
 function geluDrop4(
-  out: usize, grad: usize, x: v128, p: f32, key0: u32, key1: u32, i: i32, k: i32,
+  out: usize, grad: usize, x: v128, p: f32, sv: v128, pv: v128, k0: v128, k1: v128, i: i32,
+  k: i32,
 ): void {
   const ph = phi4(x);
   let y = f32x4.mul(x, ph);
   let g = f32x4.relaxed_madd(x, pdf4(x), ph);
   if (p != 0) {
-    const sv = f32x4.splat(<f32>1.0 / (<f32>1.0 - p));
-    const m = keep4(i32x4.splat(key0), i32x4.splat(key1), i, f32x4.splat(p));
+    const m = keep4(k0, k1, i, pv);
     y = v128.and(f32x4.mul(y, sv), m);
     g = v128.and(f32x4.mul(g, sv), m);
   }
