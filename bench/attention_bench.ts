@@ -11,13 +11,8 @@
  * @module
  */
 import { type Backend, createBackend } from "../src/engine/backend.ts";
-import {
-  attentionBackward,
-  attentionForward,
-  type AttentionMode,
-  attentionScratchFloats,
-} from "../src/ops/attention.ts";
-import { Rng } from "../src/util/rng.ts";
+import { attentionBackward, attentionForward, type AttentionMode } from "../src/ops/attention.ts";
+import { benchArgs } from "./webgpu_bench.ts";
 
 /** One measured shape. */
 export interface AttentionShape {
@@ -66,50 +61,12 @@ export function measure(
   shape: AttentionShape,
   minMs: number,
 ): number {
-  const { B, H, L, Dh } = shape, D = H * Dh;
   const h = be.heap, mark = h.mark();
   try {
-    const rng = new Rng(1);
-    const fill = (n: number, lo: number, hi: number): number => {
-      const p = h.alloc(n);
-      const v = h.view(p, n);
-      for (let i = 0; i < n; i++) v[i] = rng.uniform(lo, hi);
-      return p;
-    };
-    const timeBias = h.alloc(500);
-    h.view(timeBias, 500).forEach((_, i, a) => (a[i] = -1 + (2 * i) / 499));
-    const args = {
-      mode,
-      B,
-      L,
-      D,
-      H,
-      qStart: 0,
-      out: h.alloc(B * L * D),
-      qkv: fill(B * L * 3 * D, -1, 1),
-      isLogit: fill(B * L * H, -2, 2),
-      scratch: h.alloc(attentionScratchFloats(mode, B, L, D, H, 0)),
-      logTauEt: fill(H, 2, 2.1),
-      logTauIs: fill(H, 0.6, 0.7),
-      eta: fill(H, -0.1, 0.1),
-      etGate: fill(1, -1, 1),
-      isGate: fill(1, -1, 1),
-      timeBias,
-    };
-    const bw = {
-      ...args,
-      dout: fill(B * L * D, -1, 1),
-      dqkv: h.alloc(B * L * 3 * D),
-      disLogit: h.alloc(B * L * H),
-      dlogTauEt: h.alloc(H),
-      dlogTauIs: h.alloc(H),
-      deta: h.alloc(H),
-      detGate: h.alloc(1),
-      disGate: h.alloc(1),
-    };
+    const a = benchArgs(be, mode, shape);
     const call = (): void => {
-      attentionForward(be, args);
-      attentionBackward(be, bw);
+      attentionForward(be, a);
+      attentionBackward(be, a);
     };
     call();
     const times: number[] = [];
