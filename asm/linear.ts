@@ -319,8 +319,12 @@ export function linear_matmul(
 // is exact, so neither the chunk size nor the task range changes a bit). Each chunk's 6 dout
 // columns are first copied to the task's slot of the scratch dbuf(tasks, chunk, 6), zero past
 // OC: walking down dout's columns in place thrashes L1 when OC·4 is a power of two.
+// dbias(OC) += Σ_n dout[n] rides on that copy (dbias 0: none): column block 0 of each row tile
+// sums its 6 columns over n in order, exactly as linear_dbias does, its running sums waiting in
+// part + OC·C (6·⌈OC/6⌉ floats) between chunks; one pass over dout instead of two.
 export function linear_dweight(
   dweight: usize,
+  dbias: usize,
   part: usize,
   dbuf: usize,
   dout: usize,
@@ -343,7 +347,8 @@ export function linear_dweight(
     for (let t = t0; t < t1; t++) {
       const tile = t / cb, block = t % cb;
       const j0 = (block * full) / cb, j1 = ((block + 1) * full) / cb;
-      if (j1 == j0) continue;
+      const sums = dbias != 0 && block == 0;
+      if (j1 == j0 && !sums) continue;
       const o0 = tile * TR;
       const rows = min(TR, OC - o0);
       const rowOff = <usize>o0 * si;
@@ -351,11 +356,32 @@ export function linear_dweight(
       let src = dout + <usize>n0 * sd + (<usize>o0 << 2);
       let dst = buf;
       if (rows == TR) {
-        for (let i = n0; i < n1; i++) {
-          v128.store(dst, v128.load(src));
-          store<u64>(dst, load<u64>(src, 16), 16);
-          src += sd;
-          dst += DP_ROW;
+        if (sums) {
+          const ps = part + <usize>OC * si + (<usize>o0 << 2);
+          let lo = first ? f32x4.splat(0) : v128.load(ps);
+          let hi = first ? f32x4.splat(0) : v128.load64_zero(ps, 16);
+          for (let i = n0; i < n1; i++) {
+            const a = v128.load(src), b = v128.load64_zero(src, 16);
+            v128.store(dst, a);
+            v128.store64_lane(dst, b, 0, 16);
+            lo = f32x4.add(lo, a);
+            hi = f32x4.add(hi, b);
+            src += sd;
+            dst += DP_ROW;
+          }
+          if (last) {
+            storeRow(dbias + (<usize>o0 << 2), lo, hi, TR, true);
+          } else {
+            v128.store(ps, lo);
+            v128.store64_lane(ps, hi, 0, 16);
+          }
+        } else {
+          for (let i = n0; i < n1; i++) {
+            v128.store(dst, v128.load(src));
+            store<u64>(dst, load<u64>(src, 16), 16);
+            src += sd;
+            dst += DP_ROW;
+          }
         }
       } else {
         for (let i = n0; i < n1; i++) {
@@ -364,6 +390,24 @@ export function linear_dweight(
           }
           src += sd;
           dst += DP_ROW;
+        }
+        if (sums) {
+          // the same per-column order over n as the full-tile path, one column at a time
+          const ps = part + <usize>OC * si + (<usize>o0 << 2);
+          for (let r = 0; r < rows; r++) {
+            let s: f32 = first ? 0 : load<f32>(ps + (<usize>r << 2));
+            let pd = buf + (<usize>r << 2);
+            for (let i = n0; i < n1; i++) {
+              s += load<f32>(pd);
+              pd += DP_ROW;
+            }
+            if (last) {
+              const pb = dbias + (<usize>(o0 + r) << 2);
+              store<f32>(pb, load<f32>(pb) + s);
+            } else {
+              store<f32>(ps + (<usize>r << 2), s);
+            }
+          }
         }
       }
       for (let j = j0; j < j1; j++) {

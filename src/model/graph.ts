@@ -1,7 +1,8 @@
 /**
  * The forward and backward passes of BTSPFormer over the parameter, gradient and activation
  * arenas (llm.c style: the forward saves what the backward needs; backward ops accumulate, so
- * every scratch gradient is zeroed right before it is accumulated into). Internal to the model.
+ * every scratch gradient is zeroed right before it is accumulated into, unless its first
+ * writer is a Linear that overwrites it). Internal to the model.
  *
  * Block (pre-LN, spec §4):  h ← h + out_proj(Attn(LN₁(h)));  h ← h + Drop(W₂·Drop(GELU(W₁·LN₂(h))))
  * Head:                     pred = W₄·Drop(GELU(W₃·h[:, L−1]))
@@ -299,13 +300,11 @@ export function* _backwardPass(c: _PassCtx, headIn: number, dpred: number): _Pas
   const p = cfg.dropout;
 
   // pred = W₄·o1g + b₄
-  _zero(be, A.dh1, B * D2);
-  linearBackward(be, A.dh1, G.h3w, G.h3b, dpred, A.o1g, P.h3w, B, D2, cfg.horizon);
+  linearBackward(be, A.dh1, G.h3w, G.h3b, dpred, A.o1g, P.h3w, B, D2, cfg.horizon, true);
   // o1g = Drop(GELU(o1)), and the forward left ∂o1g/∂o1 in o1
   geluDropoutBackward(be, A.dh1, A.o1, B * D2);
   // o1 = W₃·h[:, L−1] + b₃
-  _zero(be, A.dlast, B * D);
-  linearBackward(be, A.dlast, G.h0w, G.h0b, A.dh1, headIn, P.h0w, B, D, D2);
+  linearBackward(be, A.dlast, G.h0w, G.h0b, A.dh1, headIn, P.h0w, B, D, D2, true);
   // dcur: gradient of the current block's output (R rows), then of its h_mid, then of its input.
   let dcur = A.dlast;
   if (!_isExact(c, N - 1)) {
@@ -326,18 +325,15 @@ export function* _backwardPass(c: _PassCtx, headIn: number, dpred: number): _Pas
       dropoutBackward(be, A.dtmp, dcur, R * D, p, c.keys[4 * n + 2], c.keys[4 * n + 3]);
       dfc2 = A.dtmp;
     }
-    _zero(be, A.dbig, R * F);
-    linearBackward(be, A.dbig, g.w2, g.b2, dfc2, l.gd, w.w2, R, F, D);
+    linearBackward(be, A.dbig, g.w2, g.b2, dfc2, l.gd, w.w2, R, F, D, true);
     // gd = Drop(GELU(fc1)), and the forward left ∂gd/∂fc1 in fc1
     geluDropoutBackward(be, A.dbig, l.fc1, R * F);
     // fc1 = W₁·ln2 + b₁
-    _zero(be, A.dln, R * D);
-    linearBackward(be, A.dln, g.w1, g.b1, A.dbig, l.ln2, w.w1, R, D, F);
+    linearBackward(be, A.dln, g.w1, g.b1, A.dbig, l.ln2, w.w1, R, D, F, true);
     // ln2 = LN₂(h_mid)
     layernormBackward(be, dcur, g.ln2w, g.ln2b, A.dln, l.hmid, w.ln2w, l.mean2, l.rstd2, R, D);
     // h_mid = h_in + W_o·att + b_o
-    _zero(be, A.datt, R * D);
-    linearBackward(be, A.datt, g.wo, g.bo, dcur, l.att, w.wo, R, D, D);
+    linearBackward(be, A.datt, g.wo, g.bo, dcur, l.att, w.wo, R, D, D, true);
     // att = Attn(qkv, isLogit)
     const split = _split(c, n);
     _zero(be, A.dqkv, BL * (split ? 2 : 3) * D);
@@ -357,18 +353,19 @@ export function* _backwardPass(c: _PassCtx, headIn: number, dpred: number): _Pas
     };
     yield { kind: "backward", args };
     // isLogit = ln1·is_projᵀ + a;  qkv = ln1·W_qkvᵀ + b_qkv
-    _zero(be, A.dln, BL * D);
+    // (the first layer to write dln / dlastLn overwrites it: no zeroing pass)
     if (split) {
       // [k | v] = ln1·W_kvᵀ + b_kv;  q, isLogit = f(ln1[:, L−1])
-      const kw = 4 * D * D, kb = 4 * D;
-      linearBackward(be, A.dln, g.wqkv + kw, g.bqkv + kb, A.dqkv, l.ln1, w.wqkv + kw, BL, D, 2 * D);
-      _zero(be, A.dlastLn, B * D);
-      if (A.disl) linearBackward(be, A.dlastLn, g.isw, g.isb, A.disl, A.lastLn, w.isw, B, D, H);
-      linearBackward(be, A.dlastLn, g.wqkv, g.bqkv, A.dq, A.lastLn, w.wqkv, B, D, D);
+      const kw = 4 * D * D, kb = 4 * D, wkv = w.wqkv + kw;
+      linearBackward(be, A.dln, g.wqkv + kw, g.bqkv + kb, A.dqkv, l.ln1, wkv, BL, D, 2 * D, true);
+      if (A.disl) {
+        linearBackward(be, A.dlastLn, g.isw, g.isb, A.disl, A.lastLn, w.isw, B, D, H, true);
+      }
+      linearBackward(be, A.dlastLn, g.wqkv, g.bqkv, A.dq, A.lastLn, w.wqkv, B, D, D, !A.disl);
       scatterRowsAdd(be, A.dln, A.dlastLn, B, L, D, L - 1);
     } else {
-      if (A.disl) linearBackward(be, A.dln, g.isw, g.isb, A.disl, l.ln1, w.isw, BL, D, H);
-      linearBackward(be, A.dln, g.wqkv, g.bqkv, A.dqkv, l.ln1, w.wqkv, BL, D, 3 * D);
+      if (A.disl) linearBackward(be, A.dln, g.isw, g.isb, A.disl, l.ln1, w.isw, BL, D, H, true);
+      linearBackward(be, A.dln, g.wqkv, g.bqkv, A.dqkv, l.ln1, w.wqkv, BL, D, 3 * D, !A.disl);
     }
     if (exact) {
       // h_mid = h_in[:, L−1] + …: the residual reaches the last row only.

@@ -68,7 +68,8 @@ export function linearForward(
 /**
  * Backward of {@linkcode linearForward}, accumulating: dinp(N, C) += dout(N, OC)·weight,
  * dweight(OC, C) += doutᵀ·inp, dbias(OC) += Σₙ dout. A gradient pointer of 0 skips that
- * gradient. Gradient buffers must not overlap the inputs.
+ * gradient. Gradient buffers must not overlap the inputs. With `overwriteDinp`, dinp ←
+ * dout·weight instead, which spares the caller zeroing a buffer that only this layer feeds.
  *
  * @example
  * ```ts
@@ -98,6 +99,7 @@ export function linearBackward(
   N: number,
   C: number,
   OC: number,
+  overwriteDinp = false,
 ): void {
   checkShape(N, C, OC);
   checkPtrs({ dout, inp, weight }, { dinp, dweight, dbias });
@@ -111,7 +113,7 @@ export function linearBackward(
       be.run(
         "linear_matmul",
         Math.ceil(N / TR),
-        [dinp, dout, wp, 0, N, OC, C, 1],
+        [dinp, dout, wp, 0, N, OC, C, overwriteDinp ? 0 : 1],
         2 * TR * OC * panels * TC,
       );
     } finally {
@@ -125,18 +127,20 @@ export function linearBackward(
       const tiles = Math.ceil(OC / TR), full = Math.floor(C / TC);
       const cb = Math.max(1, Math.min(full, Math.ceil(DW_MIN_TASKS / tiles)));
       const tasks = tiles * cb;
-      const part = heap.alloc(OC * C), dbuf = heap.alloc(tasks * DW_CHUNK * TR);
+      // part: the running dweight sums, then the running dbias sums of the tiles (6·⌈OC/6⌉)
+      const part = heap.alloc(OC * C + tiles * TR), dbuf = heap.alloc(tasks * DW_CHUNK * TR);
       be.run(
         "linear_dweight",
         tasks,
-        [dweight, part, dbuf, dout, inp, N, C, OC, DW_CHUNK, cb],
+        [dweight, dbias, part, dbuf, dout, inp, N, C, OC, DW_CHUNK, cb],
         (2 * TR * C * N) / cb,
       );
     } finally {
       heap.release(mark);
     }
+  } else if (dbias !== 0) {
+    be.run("linear_dbias", Math.ceil(OC / TC), [dbias, dout, N, OC], TC * N);
   }
-  if (dbias !== 0) be.run("linear_dbias", Math.ceil(OC / TC), [dbias, dout, N, OC], TC * N);
 }
 
 function checkShape(N: number, C: number, OC: number): void {

@@ -282,10 +282,37 @@ Deno.test("linear: a zero gradient pointer skips that gradient", () => {
     h.write(dout, p.dout);
     linearBackward(be, 0, dweight, 0, dout, inp, weight, 20, 9, 10);
     assert.deepEqual(h.read(dweight, 90), full.dweight);
+    // dbias alone takes linear_dbias rather than the pass fused into linear_dweight: same bits
+    const dbias = h.alloc(10);
+    linearBackward(be, 0, 0, dbias, dout, inp, weight, 20, 9, 10);
+    assert.deepEqual(h.read(dbias, 10), full.dbias);
     h.release(mark);
   } finally {
     be.close();
   }
+});
+
+Deno.test("linear: overwriteDinp replaces what dinp held with the same bits as 0 + backward", () => {
+  withBackends((ref, w1, w2) => {
+    for (const be of [ref, w1, w2]) {
+      for (const [N, C, OC] of [[65, 13, 50], [300, 64, 64]]) {
+        const p = problem(N + C, N, C, OC), want = run(be, p);
+        const h = be.heap, mark = h.mark();
+        try {
+          const inp = h.alloc(N * C), weight = h.alloc(OC * C), dout = h.alloc(N * OC);
+          const dinp = h.alloc(N * C);
+          h.write(inp, p.inp);
+          h.write(weight, p.weight);
+          h.write(dout, p.dout);
+          h.view(dinp, N * C).fill(NaN);
+          linearBackward(be, dinp, 0, 0, dout, inp, weight, N, C, OC, true);
+          assert.deepEqual(h.read(dinp, N * C), want.dinp, `${be.name} ${N}×${C}×${OC}`);
+        } finally {
+          h.release(mark);
+        }
+      }
+    }
+  });
 });
 
 Deno.test("linear: bad shapes and pointers throw a UserError naming the value", () => {

@@ -92,7 +92,8 @@ function linear_matmul(
 }
 
 /**
- * dweight(OC, C) += dout(N, OC)ᵀ·inp(N, C). Task t = dweight rows 6·⌊t/cb⌋ … +5, column block
+ * dweight(OC, C) += dout(N, OC)ᵀ·inp(N, C), and dbias(OC) += Σₙ dout[n] unless dbias is 0 (by
+ * column block 0 of each row tile). Task t = dweight rows 6·⌊t/cb⌋ … +5, column block
  * t % cb (whole panels of 8, the last block also takes the columns past the last full panel).
  * `part`, `dbuf` and `chunk` are the Wasm kernel's scratch and cache blocking; here the sums
  * stay local.
@@ -100,6 +101,7 @@ function linear_matmul(
 function linear_dweight(
   heap: Heap,
   dweight: number,
+  dbias: number,
   _part: number,
   _dbuf: number,
   dout: number,
@@ -119,6 +121,13 @@ function linear_dweight(
     const cBegin = Math.floor((block * full) / cb) * TC;
     const cEnd = block === cb - 1 ? C : Math.floor(((block + 1) * full) / cb) * TC;
     const oEnd = Math.min(OC, (tile + 1) * TR);
+    if (dbias !== 0 && block === 0) {
+      for (let o = tile * TR; o < oEnd; o++) {
+        let s = 0;
+        for (let n = 0; n < N; n++) s += f[d0 + n * OC + o];
+        f[(dbias >> 2) + o] += Math.fround(s);
+      }
+    }
     for (let o = tile * TR; o < oEnd; o++) {
       for (let c = cBegin; c < cEnd; c++) {
         let s = 0;
