@@ -1,9 +1,12 @@
 /**
  * Side-by-side training throughput: ours (Wasm) vs the PyTorch peer (bench/peers/train_torch.py,
  * eager, OpenBLAS), same config and batch, alternating runs so both see the same machine load.
- * Prints ratios (ours / PyTorch) per thread count and mode; `--json` prints JSON.
+ * Each round times ours, PyTorch and PyTorch with the last-position saving back to back (who goes
+ * first alternates between rounds); a round's ratio compares runs seconds apart. Prints the
+ * median of the per-round ratios with their range, and the median samples/s; `--json` prints
+ * JSON with every round.
  *
- * Usage: deno run -A bench/peers/compare.ts [--rounds 3] [--steps 20] [--threads 1,2]
+ * Usage: deno run -A bench/peers/compare.ts [--rounds 5] [--steps 20] [--threads 1,2]
  *        [--modes btsp,standard] [--json]
  *
  * PyTorch comes from Debian (apt-get install python3-torch libopenblas0-openmp) and runs as
@@ -58,7 +61,7 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       json: { type: "boolean", default: false },
-      rounds: { type: "string", default: "3" },
+      rounds: { type: "string", default: "5" },
       steps: { type: "string", default: "20" },
       threads: { type: "string", default: "1,2" },
       modes: { type: "string", default: "btsp,standard" },
@@ -78,35 +81,52 @@ if (import.meta.main) {
     for (const threads of values.threads.split(",").map(Number)) {
       const ours: number[] = [], full: number[] = [], last: number[] = [];
       for (let r = 0; r < rounds; r++) {
+        const torch = async () => {
+          const f = await peer(py, mode, threads, steps, false);
+          full.push(f.samples_per_s);
+          blas = f.blas;
+          last.push((await peer(py, mode, threads, steps, true)).samples_per_s);
+        };
+        // drift in the machine's load then favours neither side
+        if (r % 2 === 1) await torch();
         ours.push(measure(mode, threads, steps).trainSamplesPerSec);
-        const f = await peer(py, mode, threads, steps, false);
-        full.push(f.samples_per_s);
-        blas = f.blas;
-        last.push((await peer(py, mode, threads, steps, true)).samples_per_s);
+        if (r % 2 === 0) await torch();
       }
+      const ratios = ours.map((x, r) => x / full[r]);
+      const ratiosLast = ours.map((x, r) => x / last[r]);
       const row = {
         mode,
         threads,
         ours: median(ours),
         torch: median(full),
         torchLastOnly: median(last),
-        ratio: median(ours) / median(full),
-        ratioLastOnly: median(ours) / median(last),
+        ratio: median(ratios),
+        ratioMin: Math.min(...ratios),
+        ratioMax: Math.max(...ratios),
+        ratioLastOnly: median(ratiosLast),
+        ratioLastOnlyMin: Math.min(...ratiosLast),
+        ratioLastOnlyMax: Math.max(...ratiosLast),
+        rounds: { ours, torch: full, torchLastOnly: last },
       };
       rows.push(row);
       if (!values.json) {
+        const range = (lo: number, hi: number) => `${lo.toFixed(2)}–${hi.toFixed(2)}`;
         console.log(
           `${mode.padEnd(8)} threads ${threads}: ours ${row.ours.toFixed(0)} samples/s | ` +
-            `PyTorch ${row.torch.toFixed(0)} (×${row.ratio.toFixed(2)}) | ` +
-            `PyTorch last-position-only ${row.torchLastOnly.toFixed(0)} (×${
+            `PyTorch ${row.torch.toFixed(0)} (×${row.ratio.toFixed(2)}, rounds ${
+              range(row.ratioMin, row.ratioMax)
+            }) | PyTorch last-position-only ${row.torchLastOnly.toFixed(0)} (×${
               row.ratioLastOnly.toFixed(2)
-            })`,
+            }, rounds ${range(row.ratioLastOnlyMin, row.ratioLastOnlyMax)})`,
         );
       }
     }
   }
   if (values.json) console.log(JSON.stringify({ rounds, steps, blas, rows }));
-  else {console.log(
-      `PyTorch BLAS: ${JSON.stringify(blas)} (medians of ${rounds} alternating rounds)`,
-    );}
+  else {
+    console.log(
+      `PyTorch BLAS: ${JSON.stringify(blas)} (${rounds} alternating rounds: medians of the ` +
+        `per-round ratios, and of samples/s)`,
+    );
+  }
 }
