@@ -22,6 +22,14 @@
 // in registers (one pass per pair of keys) instead of read-modified-written once per
 // (query, key); context, dQ, dK and dV all go through combine2 (two outputs per pass).
 //
+// A task first loads one float of each row it will read or update (q, k, v, out; in the backward
+// also dq, dk, dv, dout) and stores their ORed bits to a scratch float that it writes again
+// later (so the loads stay, and scratch does not depend on how tasks were split). The rows of
+// one (b, h) lie 3D or D floats apart, a cache line each, and at B = 128 most are not in cache
+// when the task begins; touched in one burst their misses are in flight together instead of
+// stalling one or two at a time where each row is first used (the worst: adding dQ, dK, dV into
+// dq/dkv at the end of combine2). Measured: fwd + bwd 1.15× (btsp) to 1.2× (standard) faster.
+//
 // Exponentials use exp4 below (Cephes expf polynomial, ≤ 2 ulp on [−87.3, 88.3], 0 below,
 // NaN kept); the test suite holds the kernels to the float64 reference within 2e-6.
 
@@ -404,6 +412,15 @@ export function attention_forward(
     const islB = isLogit + off(b * qRows * H + h);
     const emB = base + mat, nB = emB + mat, isB = nB + off(Lqp), rB = isB + off(Lqp);
     const oB = out + off(b * Lq * D + h * Dh);
+    // touch the task's rows first (see the header); row 0 writes A[0][0] again
+    let tch: i32 = 0;
+    for (let r = 0; r < Lq; r++) {
+      tch |= load<i32>(qB + <usize>r * qrs) | load<i32>(oB + off(r * D));
+    }
+    for (let j = 0; j < L; j++) {
+      tch |= load<i32>(kB + <usize>j * rs) | load<i32>(vB + <usize>j * rs);
+    }
+    store<i32>(base, tch);
     let ev = f32x4.splat(0);
     if (btsp) {
       // R[m] = W(Δ), Δ = L − 1 − m: exp(−Δ/τ_ET) for Δ ≥ 0, exp(Δ/τ_IS) for Δ < 0; 0 past 2L − 2
@@ -528,6 +545,17 @@ export function attention_backward(
         v128.store(riW + off(m), f32x4.mul(w, f32x4.pmax(f32x4.neg(dl), zero)));
       }
     }
+    // touch the task's rows first (see the header); row 0 writes G[0][0] again
+    let tch: i32 = 0;
+    for (let r = 0; r < Lq; r++) {
+      const o = <usize>r * qrs;
+      tch |= load<i32>(qB + o) | load<i32>(dqB + o) | load<i32>(dcB + off(r * D));
+    }
+    for (let j = 0; j < L; j++) {
+      const o = <usize>j * rs;
+      tch |= load<i32>(kB + o) | load<i32>(vB + o) | load<i32>(dkB + o) | load<i32>(dvB + o);
+    }
+    store<i32>(gW, tch);
     let accE = zero, accI = zero, accEta = zero;
     let gT: f32 = 0, gI: f32 = 0;
     for (let r = 0; r < Lq; r++) {
