@@ -97,10 +97,13 @@ function hsum(v: v128): f32 {
   return f32x4.extract_lane(x, 0) + f32x4.extract_lane(x, 1);
 }
 
+// pmax (one instruction; f32x4.max and max<f32> are ~8 in V8 for their NaN and ±0 rules): a NaN
+// score may be dropped from the maximum, but it still makes its own exp, and so its row's sum,
+// NaN; a −0 maximum instead of +0 leaves every s − max, and so every exp, unchanged
 @inline
 function hmax(v: v128): f32 {
-  const x = f32x4.max(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
-  return max<f32>(f32x4.extract_lane(x, 0), f32x4.extract_lane(x, 1));
+  const x = f32x4.pmax(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.pmax(x, f32x4.shuffle(x, x, 1, 0, 3, 2)), 0);
 }
 
 // e^x per lane: x = n·ln2 + r, e^r by a degree-7 polynomial, 2^n through the exponent bits
@@ -200,9 +203,40 @@ function dot4(a: usize, b: usize, rs: usize, Dh: i32): v128 {
     a2 = f32x4.relaxed_madd(x, v128.load(p + 2 * rs), a2);
     a3 = f32x4.relaxed_madd(x, v128.load(p + 3 * rs), a3);
   }
+  return reduce4(a0, a1, a2, a3);
+}
+
+// [Σ a0, Σ a1, Σ a2, Σ a3], each as (lane 0 + lane 2) + (lane 1 + lane 3)
+@inline
+function reduce4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   const x = f32x4.add(f32x4.shuffle(a0, a1, 0, 4, 1, 5), f32x4.shuffle(a0, a1, 2, 6, 3, 7));
   const y = f32x4.add(f32x4.shuffle(a2, a3, 0, 4, 1, 5), f32x4.shuffle(a2, a3, 2, 6, 3, 7));
   return f32x4.add(f32x4.shuffle(x, y, 0, 1, 4, 5), f32x4.shuffle(x, y, 2, 3, 6, 7));
+}
+
+// dot4 for Dh = 16 with a = [x0 | x1 | x2 | x3] held in registers across calls (a quarter of
+// dot4's loads, each with its bounds check, go); the same FMA order, so the same bits
+@inline
+function dot4x(x0: v128, x1: v128, x2: v128, x3: v128, b: usize, rs: usize): v128 {
+  const z = f32x4.splat(0);
+  const b1 = b + rs, b2 = b1 + rs, b3 = b2 + rs;
+  let a0 = f32x4.relaxed_madd(x0, v128.load(b), z);
+  let a1 = f32x4.relaxed_madd(x0, v128.load(b1), z);
+  let a2 = f32x4.relaxed_madd(x0, v128.load(b2), z);
+  let a3 = f32x4.relaxed_madd(x0, v128.load(b3), z);
+  a0 = f32x4.relaxed_madd(x1, v128.load(b, 16), a0);
+  a1 = f32x4.relaxed_madd(x1, v128.load(b1, 16), a1);
+  a2 = f32x4.relaxed_madd(x1, v128.load(b2, 16), a2);
+  a3 = f32x4.relaxed_madd(x1, v128.load(b3, 16), a3);
+  a0 = f32x4.relaxed_madd(x2, v128.load(b, 32), a0);
+  a1 = f32x4.relaxed_madd(x2, v128.load(b1, 32), a1);
+  a2 = f32x4.relaxed_madd(x2, v128.load(b2, 32), a2);
+  a3 = f32x4.relaxed_madd(x2, v128.load(b3, 32), a3);
+  a0 = f32x4.relaxed_madd(x3, v128.load(b, 48), a0);
+  a1 = f32x4.relaxed_madd(x3, v128.load(b1, 48), a1);
+  a2 = f32x4.relaxed_madd(x3, v128.load(b2, 48), a2);
+  a3 = f32x4.relaxed_madd(x3, v128.load(b3, 48), a3);
+  return reduce4(a0, a1, a2, a3);
 }
 
 // dst(Lp): dst[j] = x(Dh)·rows[j](Dh) for j < L, rows[j] = base + j·rs; dst[L … Lp) = pad
@@ -210,7 +244,14 @@ function rowDots(
   dst: usize, x: usize, base: usize, rs: usize, L: i32, Lp: i32, Dh: i32, pad: f32,
 ): void {
   let j = 0;
-  if ((Dh & 3) == 0) {
+  if (Dh == 16) {
+    const x0 = v128.load(x), x1 = v128.load(x, 16), x2 = v128.load(x, 32);
+    const x3 = v128.load(x, 48);
+    for (; j + 4 <= L; j += 4) {
+      v128.store(dst + off(j), dot4x(x0, x1, x2, x3, base + <usize>j * rs, rs));
+    }
+    for (; j < L; j++) store<f32>(dst + off(j), dotv(x, base + <usize>j * rs, Dh));
+  } else if ((Dh & 3) == 0) {
     for (; j + 4 <= L; j += 4) v128.store(dst + off(j), dot4(x, base + <usize>j * rs, rs, Dh));
     for (; j < L; j++) store<f32>(dst + off(j), dotv(x, base + <usize>j * rs, Dh));
   } else {
@@ -285,7 +326,85 @@ function combine2(
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
     let p = base + off(d), p0 = w0, p1 = w1;
-    for (let j = 0; j < n; j++) {
+    let j = 0;
+    // two keys per iteration, their weights by one 8-byte load per output, lanes splat by
+    // shuffles (Binaryen nests each accumulator's FMAs across the unrolled keys, so more keys
+    // per iteration keep more vectors live and V8 spills them)
+    if (ws == 4) {
+      for (; j + 2 <= n; j += 2) {
+        const u = v128.load64_zero(p0), v = v128.load64_zero(p1);
+        p0 += 8;
+        p1 += 8;
+        let s0 = i32x4.shuffle(u, u, 0, 0, 0, 0);
+        let s1 = i32x4.shuffle(v, v, 0, 0, 0, 0);
+        let x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+        s0 = i32x4.shuffle(u, u, 1, 1, 1, 1);
+        s1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
+        x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+      }
+    } else if (w1 == w0 + 4) {
+      // adjacent weight columns: one load per query brings both weights
+      for (; j + 2 <= n; j += 2) {
+        const u = v128.load64_zero(p0), v = v128.load64_zero(p0 + ws);
+        p0 += ws << 1;
+        let s0 = i32x4.shuffle(u, u, 0, 0, 0, 0);
+        let s1 = i32x4.shuffle(u, u, 1, 1, 1, 1);
+        let x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+        s0 = i32x4.shuffle(v, v, 0, 0, 0, 0);
+        s1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
+        x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+      }
+      p1 = p0 + 4;
+    }
+    for (; j < n; j++) {
       const s0 = v128.load32_splat(p0);
       const s1 = v128.load32_splat(p1);
       const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32);
@@ -345,10 +464,20 @@ function expRow(
   const sv = f32x4.splat(scale);
   let mv = f32x4.splat(-Infinity);
   let j = 0, jv = 0;
-  if ((Dh & 3) == 0) {
+  if (Dh == 16) {
+    const x0 = v128.load(qi), x1 = v128.load(qi, 16), x2 = v128.load(qi, 32);
+    const x3 = v128.load(qi, 48);
+    for (; j + 4 <= L; j += 4) {
+      const x = f32x4.mul(dot4x(x0, x1, x2, x3, kB + <usize>j * rs, rs), sv);
+      mv = f32x4.pmax(mv, x);
+      v128.store(arow + off(j), x);
+    }
+    jv = j;
+    for (; j < L; j++) store<f32>(arow + off(j), dotv(qi, kB + <usize>j * rs, Dh) * scale);
+  } else if ((Dh & 3) == 0) {
     for (; j + 4 <= L; j += 4) {
       const x = f32x4.mul(dot4(qi, kB + <usize>j * rs, rs, Dh), sv);
-      mv = f32x4.max(mv, x);
+      mv = f32x4.pmax(mv, x);
       v128.store(arow + off(j), x);
     }
     // keys before jv are in mv already
@@ -364,9 +493,9 @@ function expRow(
       store<f32>(arow + off(j), (load<f32>(arow + off(j)) + g * tb) + ig);
     }
     mv = f32x4.splat(-Infinity);
-    for (j = 0; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
+    for (j = 0; j < Lp; j += 4) mv = f32x4.pmax(mv, v128.load(arow + off(j)));
   } else {
-    for (j = jv; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
+    for (j = jv; j < Lp; j += 4) mv = f32x4.pmax(mv, v128.load(arow + off(j)));
   }
   const m = f32x4.splat(hmax(mv));
   let sum = f32x4.splat(0);
