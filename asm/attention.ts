@@ -30,6 +30,18 @@
 // stalling one or two at a time where each row is first used (the worst: adding dQ, dK, dV into
 // dq/dkv at the end of combine2). Measured: fwd + bwd 1.15× (btsp) to 1.2× (standard) faster.
 //
+// Fewer, wider memory accesses (V8 bounds-checks every Wasm load and store, so each costs a compare
+// and a branch besides the access; measured fwd + bwd at the training shape B = 128, H = 4, L = 50,
+// Dh = 16, 11 alternating rounds: standard 0.77× (1 thread) / 0.78× (2), btsp 0.86× / 0.87× the
+// time; same bits): combine2 takes two keys' weights per output with one 8-byte load (contiguous
+// weights, or two adjacent weight columns in dK/dV); at Dh = 16 a query row stays in registers
+// across its keys (dot4x), and rowDots2 computes two score (or dÂ) rows together, so each key row
+// is loaded once per two queries; maxima use pmax (one instruction; f32x4.max is ~8 in V8); the
+// standard backward scales dS in the pass that forms it. Binaryen nests each accumulator's FMA
+// chain across unrolled keys, so unrolling keeps more vectors live: four keys per combine2
+// iteration spilled past the 16 registers and was slower (1.07×); rowDots2 spills a few and still
+// wins.
+//
 // Exponentials use exp4 below (Cephes expf polynomial, ≤ 2 ulp on [−87.3, 88.3], 0 below,
 // NaN kept); the test suite holds the kernels to the float64 reference within 2e-6.
 
@@ -97,10 +109,13 @@ function hsum(v: v128): f32 {
   return f32x4.extract_lane(x, 0) + f32x4.extract_lane(x, 1);
 }
 
+// pmax (one instruction; f32x4.max and max<f32> are ~8 in V8 for their NaN and ±0 rules): a NaN
+// score may be dropped from the maximum, but it still makes its own exp, and so its row's sum,
+// NaN; a −0 maximum instead of +0 leaves every s − max, and so every exp, unchanged
 @inline
 function hmax(v: v128): f32 {
-  const x = f32x4.max(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
-  return max<f32>(f32x4.extract_lane(x, 0), f32x4.extract_lane(x, 1));
+  const x = f32x4.pmax(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.pmax(x, f32x4.shuffle(x, x, 1, 0, 3, 2)), 0);
 }
 
 // e^x per lane: x = n·ln2 + r, e^r by a degree-7 polynomial, 2^n through the exponent bits
@@ -200,9 +215,95 @@ function dot4(a: usize, b: usize, rs: usize, Dh: i32): v128 {
     a2 = f32x4.relaxed_madd(x, v128.load(p + 2 * rs), a2);
     a3 = f32x4.relaxed_madd(x, v128.load(p + 3 * rs), a3);
   }
+  return reduce4(a0, a1, a2, a3);
+}
+
+// [Σ a0, Σ a1, Σ a2, Σ a3], each as (lane 0 + lane 2) + (lane 1 + lane 3)
+@inline
+function reduce4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   const x = f32x4.add(f32x4.shuffle(a0, a1, 0, 4, 1, 5), f32x4.shuffle(a0, a1, 2, 6, 3, 7));
   const y = f32x4.add(f32x4.shuffle(a2, a3, 0, 4, 1, 5), f32x4.shuffle(a2, a3, 2, 6, 3, 7));
   return f32x4.add(f32x4.shuffle(x, y, 0, 1, 4, 5), f32x4.shuffle(x, y, 2, 3, 6, 7));
+}
+
+// dot4 for Dh = 16 with a = [x0 | x1 | x2 | x3] held in registers across calls (a quarter of
+// dot4's loads, each with its bounds check, go); the same FMA order, so the same bits
+@inline
+function dot4x(x0: v128, x1: v128, x2: v128, x3: v128, b: usize, rs: usize): v128 {
+  const z = f32x4.splat(0);
+  const b1 = b + rs, b2 = b1 + rs, b3 = b2 + rs;
+  let a0 = f32x4.relaxed_madd(x0, v128.load(b), z);
+  let a1 = f32x4.relaxed_madd(x0, v128.load(b1), z);
+  let a2 = f32x4.relaxed_madd(x0, v128.load(b2), z);
+  let a3 = f32x4.relaxed_madd(x0, v128.load(b3), z);
+  a0 = f32x4.relaxed_madd(x1, v128.load(b, 16), a0);
+  a1 = f32x4.relaxed_madd(x1, v128.load(b1, 16), a1);
+  a2 = f32x4.relaxed_madd(x1, v128.load(b2, 16), a2);
+  a3 = f32x4.relaxed_madd(x1, v128.load(b3, 16), a3);
+  a0 = f32x4.relaxed_madd(x2, v128.load(b, 32), a0);
+  a1 = f32x4.relaxed_madd(x2, v128.load(b1, 32), a1);
+  a2 = f32x4.relaxed_madd(x2, v128.load(b2, 32), a2);
+  a3 = f32x4.relaxed_madd(x2, v128.load(b3, 32), a3);
+  a0 = f32x4.relaxed_madd(x3, v128.load(b, 48), a0);
+  a1 = f32x4.relaxed_madd(x3, v128.load(b1, 48), a1);
+  a2 = f32x4.relaxed_madd(x3, v128.load(b2, 48), a2);
+  a3 = f32x4.relaxed_madd(x3, v128.load(b3, 48), a3);
+  return reduce4(a0, a1, a2, a3);
+}
+
+// Dh = 16: dst0/dst1 (Lp): dstR[j] = sc·(xR·rows[j]) for j < L, rows[j] = base + j·rs;
+// dstR[L … Lp) = pad. Two rows share each key load (half the loads and bounds checks of two
+// rowDots), two keys at a time (8 + 4 vectors live: V8 spills past 16); every dot sums in
+// dot4's order, so the bits are rowDots' (sc = 1 is exact).
+function rowDots2(
+  dst0: usize, dst1: usize, x0: usize, x1: usize, base: usize, rs: usize, L: i32, Lp: i32,
+  sc: f32, pad: f32,
+): void {
+  const u0 = v128.load(x0), u1 = v128.load(x0, 16), u2 = v128.load(x0, 32);
+  const u3 = v128.load(x0, 48);
+  const w0 = v128.load(x1), w1 = v128.load(x1, 16), w2 = v128.load(x1, 32);
+  const w3 = v128.load(x1, 48);
+  const z = f32x4.splat(0), sv = f32x4.splat(sc);
+  let j = 0;
+  for (; j + 2 <= L; j += 2) {
+    const b0 = base + <usize>j * rs, b1 = b0 + rs;
+    let k = v128.load(b0);
+    let a00 = f32x4.relaxed_madd(u0, k, z), a10 = f32x4.relaxed_madd(w0, k, z);
+    k = v128.load(b1);
+    let a01 = f32x4.relaxed_madd(u0, k, z), a11 = f32x4.relaxed_madd(w0, k, z);
+    k = v128.load(b0, 16);
+    a00 = f32x4.relaxed_madd(u1, k, a00);
+    a10 = f32x4.relaxed_madd(w1, k, a10);
+    k = v128.load(b1, 16);
+    a01 = f32x4.relaxed_madd(u1, k, a01);
+    a11 = f32x4.relaxed_madd(w1, k, a11);
+    k = v128.load(b0, 32);
+    a00 = f32x4.relaxed_madd(u2, k, a00);
+    a10 = f32x4.relaxed_madd(w2, k, a10);
+    k = v128.load(b1, 32);
+    a01 = f32x4.relaxed_madd(u2, k, a01);
+    a11 = f32x4.relaxed_madd(w2, k, a11);
+    k = v128.load(b0, 48);
+    a00 = f32x4.relaxed_madd(u3, k, a00);
+    a10 = f32x4.relaxed_madd(w3, k, a10);
+    k = v128.load(b1, 48);
+    a01 = f32x4.relaxed_madd(u3, k, a01);
+    a11 = f32x4.relaxed_madd(w3, k, a11);
+    // [x0·k_j, x0·k_j+1, x1·k_j, x1·k_j+1]
+    const v = f32x4.mul(reduce4(a00, a01, a10, a11), sv);
+    v128.store64_lane(dst0 + off(j), v, 0);
+    v128.store64_lane(dst1 + off(j), v, 1);
+  }
+  if (j < L) {
+    const b = base + <usize>j * rs;
+    store<f32>(dst0 + off(j), dotv(x0, b, 16) * sc);
+    store<f32>(dst1 + off(j), dotv(x1, b, 16) * sc);
+    j++;
+  }
+  for (; j < Lp; j++) {
+    store<f32>(dst0 + off(j), pad);
+    store<f32>(dst1 + off(j), pad);
+  }
 }
 
 // dst(Lp): dst[j] = x(Dh)·rows[j](Dh) for j < L, rows[j] = base + j·rs; dst[L … Lp) = pad
@@ -210,7 +311,14 @@ function rowDots(
   dst: usize, x: usize, base: usize, rs: usize, L: i32, Lp: i32, Dh: i32, pad: f32,
 ): void {
   let j = 0;
-  if ((Dh & 3) == 0) {
+  if (Dh == 16) {
+    const x0 = v128.load(x), x1 = v128.load(x, 16), x2 = v128.load(x, 32);
+    const x3 = v128.load(x, 48);
+    for (; j + 4 <= L; j += 4) {
+      v128.store(dst + off(j), dot4x(x0, x1, x2, x3, base + <usize>j * rs, rs));
+    }
+    for (; j < L; j++) store<f32>(dst + off(j), dotv(x, base + <usize>j * rs, Dh));
+  } else if ((Dh & 3) == 0) {
     for (; j + 4 <= L; j += 4) v128.store(dst + off(j), dot4(x, base + <usize>j * rs, rs, Dh));
     for (; j < L; j++) store<f32>(dst + off(j), dotv(x, base + <usize>j * rs, Dh));
   } else {
@@ -285,7 +393,85 @@ function combine2(
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
     let p = base + off(d), p0 = w0, p1 = w1;
-    for (let j = 0; j < n; j++) {
+    let j = 0;
+    // two keys per iteration, their weights by one 8-byte load per output, lanes splat by
+    // shuffles (Binaryen nests each accumulator's FMAs across the unrolled keys, so more keys
+    // per iteration keep more vectors live and V8 spills them)
+    if (ws == 4) {
+      for (; j + 2 <= n; j += 2) {
+        const u = v128.load64_zero(p0), v = v128.load64_zero(p1);
+        p0 += 8;
+        p1 += 8;
+        let s0 = i32x4.shuffle(u, u, 0, 0, 0, 0);
+        let s1 = i32x4.shuffle(v, v, 0, 0, 0, 0);
+        let x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+        s0 = i32x4.shuffle(u, u, 1, 1, 1, 1);
+        s1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
+        x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+      }
+    } else if (w1 == w0 + 4) {
+      // adjacent weight columns: one load per query brings both weights
+      for (; j + 2 <= n; j += 2) {
+        const u = v128.load64_zero(p0), v = v128.load64_zero(p0 + ws);
+        p0 += ws << 1;
+        let s0 = i32x4.shuffle(u, u, 0, 0, 0, 0);
+        let s1 = i32x4.shuffle(u, u, 1, 1, 1, 1);
+        let x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+        s0 = i32x4.shuffle(v, v, 0, 0, 0, 0);
+        s1 = i32x4.shuffle(v, v, 1, 1, 1, 1);
+        x = v128.load(p);
+        a0 = f32x4.relaxed_madd(s0, x, a0);
+        b0 = f32x4.relaxed_madd(s1, x, b0);
+        x = v128.load(p, 16);
+        a1 = f32x4.relaxed_madd(s0, x, a1);
+        b1 = f32x4.relaxed_madd(s1, x, b1);
+        x = v128.load(p, 32);
+        a2 = f32x4.relaxed_madd(s0, x, a2);
+        b2 = f32x4.relaxed_madd(s1, x, b2);
+        x = v128.load(p, 48);
+        a3 = f32x4.relaxed_madd(s0, x, a3);
+        b3 = f32x4.relaxed_madd(s1, x, b3);
+        p += rs;
+      }
+      p1 = p0 + 4;
+    }
+    for (; j < n; j++) {
       const s0 = v128.load32_splat(p0);
       const s1 = v128.load32_splat(p1);
       const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32);
@@ -338,17 +524,30 @@ function combine2(
 // arow(Lp) = e^(S_ij − max_j S_ij), S_ij = scale·q_i·k_j (+ g·T[i][j] + ig in `original`),
 // T[i][j] = timeBias[clamp(j − i + 250, 0, 499)]; padding lanes get 0. Returns 1/Σ_j, so that
 // arow·(returned value) is the softmax; the caller scales (btsp does it in its own pass).
+// pre: arow holds scale·q_i·k_j already, padded with −∞ (rowDots2).
 function expRow(
   arow: usize, qi: usize, kB: usize, rs: usize, L: i32, Lp: i32, Dh: i32, scale: f32,
-  original: bool, g: f32, ig: f32, timeBias: usize, i: i32,
+  original: bool, g: f32, ig: f32, timeBias: usize, i: i32, pre: bool,
 ): f32 {
   const sv = f32x4.splat(scale);
   let mv = f32x4.splat(-Infinity);
   let j = 0, jv = 0;
-  if ((Dh & 3) == 0) {
+  if (pre) {
+    j = Lp;
+  } else if (Dh == 16) {
+    const x0 = v128.load(qi), x1 = v128.load(qi, 16), x2 = v128.load(qi, 32);
+    const x3 = v128.load(qi, 48);
+    for (; j + 4 <= L; j += 4) {
+      const x = f32x4.mul(dot4x(x0, x1, x2, x3, kB + <usize>j * rs, rs), sv);
+      mv = f32x4.pmax(mv, x);
+      v128.store(arow + off(j), x);
+    }
+    jv = j;
+    for (; j < L; j++) store<f32>(arow + off(j), dotv(qi, kB + <usize>j * rs, Dh) * scale);
+  } else if ((Dh & 3) == 0) {
     for (; j + 4 <= L; j += 4) {
       const x = f32x4.mul(dot4(qi, kB + <usize>j * rs, rs, Dh), sv);
-      mv = f32x4.max(mv, x);
+      mv = f32x4.pmax(mv, x);
       v128.store(arow + off(j), x);
     }
     // keys before jv are in mv already
@@ -364,9 +563,9 @@ function expRow(
       store<f32>(arow + off(j), (load<f32>(arow + off(j)) + g * tb) + ig);
     }
     mv = f32x4.splat(-Infinity);
-    for (j = 0; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
+    for (j = 0; j < Lp; j += 4) mv = f32x4.pmax(mv, v128.load(arow + off(j)));
   } else {
-    for (j = jv; j < Lp; j += 4) mv = f32x4.max(mv, v128.load(arow + off(j)));
+    for (j = jv; j < Lp; j += 4) mv = f32x4.pmax(mv, v128.load(arow + off(j)));
   }
   const m = f32x4.splat(hmax(mv));
   let sum = f32x4.splat(0);
@@ -441,8 +640,14 @@ export function attention_forward(
     for (let r = 0; r < Lq; r++) {
       const i = qStart + r;
       const arow = base + off(r * Lp);
+      // Dh = 16: the scores of rows r, r + 1 together (rowDots2), a last odd row alone
+      const qi = qB + <usize>r * qrs;
+      const pre = Dh == 16 && (r | 1) < Lq;
+      if (pre && (r & 1) == 0) {
+        rowDots2(arow, arow + off(Lp), qi, qi + qrs, kB, rs, L, Lp, scale, -Infinity);
+      }
       const inv = f32x4.splat(
-        expRow(arow, qB + <usize>r * qrs, kB, rs, L, Lp, Dh, scale, original, g, ig, timeBias, i),
+        expRow(arow, qi, kB, rs, L, Lp, Dh, scale, original, g, ig, timeBias, i, pre),
       );
       if (!btsp) {
         for (let j = 0; j < Lp; j += 4) {
@@ -562,8 +767,12 @@ export function attention_backward(
       const i = qStart + r;
       const arow = base + off(r * Lp), grow = gW + off(r * Lp);
       const dc = dcB + off(r * D);
-      // dÂ_ij = dC_i·V_j (btsp); dA_ij for the other modes
-      rowDots(grow, dc, vB, rs, L, Lp, Dh, 0);
+      // dÂ_ij = dC_i·V_j (btsp); dA_ij for the other modes; Dh = 16: rows r, r + 1 together
+      if (Dh == 16 && (r | 1) < Lq) {
+        if ((r & 1) == 0) rowDots2(grow, grow + off(Lp), dc, dc + off(D), vB, rs, L, Lp, 1, 0);
+      } else {
+        rowDots(grow, dc, vB, rs, L, Lp, Dh, 0);
+      }
       if (btsp) {
         const is = load<f32>(isB + off(r));
         const invN = f32x4.splat(<f32>1 / load<f32>(nB + off(r)));
@@ -639,10 +848,13 @@ export function attention_backward(
           rho = f32x4.relaxed_madd(v128.load(arow + off(j)), v128.load(grow + off(j)), rho);
         }
         const rv = f32x4.splat(hsum(rho));
-        // A = softmax(S): dS_j = A_j(dA_j − Σ_k A_k·dA_k)
+        // A = softmax(S): dS_j = A_j(dA_j − Σ_k A_k·dA_k), scaled in the same pass unless
+        // `original` needs it unscaled first
+        const sc = original ? kc(K_ONE) : scale;
         for (let j = 0; j < Lp; j += 4) {
           const a = v128.load(arow + off(j));
-          v128.store(grow + off(j), f32x4.mul(a, f32x4.sub(v128.load(grow + off(j)), rv)));
+          const gs = f32x4.mul(a, f32x4.sub(v128.load(grow + off(j)), rv));
+          v128.store(grow + off(j), f32x4.mul(gs, sc));
         }
         if (original) {
           // S = scale·q·k + σ(etGate)·T + isGate
@@ -651,9 +863,9 @@ export function attention_backward(
             gT += ds * load<f32>(timeBias + off(min(max(j - i + 250, 0), 499)));
             gI += ds;
           }
-        }
-        for (let j = 0; j < Lp; j += 4) {
-          v128.store(grow + off(j), f32x4.mul(v128.load(grow + off(j)), scale));
+          for (let j = 0; j < Lp; j += 4) {
+            v128.store(grow + off(j), f32x4.mul(v128.load(grow + off(j)), scale));
+          }
         }
       }
     }
